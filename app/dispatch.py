@@ -1,0 +1,65 @@
+"""Translate API operations into Celery work: submit, revoke, re-send, purge."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from workers.celery_app import LOW_PRIORITY, NORMAL_PRIORITY, TASK_NAME, broker_lists
+from workers.tasks import time_limits
+
+from .endpoints import Endpoint
+from .errors import ServiceUnavailable
+from .jobstore import Job, JobStore
+from .states import JobStatus
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Owns every message the gateway sends to workers."""
+
+    def __init__(self, celery: Celery, store: JobStore):
+        self.celery = celery
+        self.store = store
+
+    def submit(self, endpoint: Endpoint, body: Mapping[str, Any], *, sync: bool) -> Job:
+        """Record a job as IN_QUEUE, then queue it on the endpoint's Celery queue."""
+        policy = body.get("policy") or {}
+        extra = {"s3Config": body["s3Config"]} if body.get("s3Config") else None
+        job = self.store.create(
+            endpoint.id, body["input"], sync=sync, webhook=body.get("webhook"),
+            execution_timeout_ms=policy.get("executionTimeout") or endpoint.execution_timeout_ms,
+            ttl_ms=policy.get("ttl"), low_priority=bool(policy.get("lowPriority")), extra=extra)
+        self.send(endpoint, job)
+        return job
+
+    def send(self, endpoint: Endpoint, job: Job) -> None:
+        """Put a recorded job's message on its queue (also used by retry)."""
+        soft, hard = time_limits(job.execution_timeout_ms)
+        try:
+            self.celery.send_task(
+                TASK_NAME, args=(endpoint.id, job.id), task_id=job.id, queue=endpoint.queue,
+                priority=LOW_PRIORITY if job.low_priority else NORMAL_PRIORITY,
+                soft_time_limit=soft, time_limit=hard, retry=False)
+        except OperationalError as exc:
+            # The record exists but no worker will see it: end it rather than leave it queued.
+            self.store.finish(job, JobStatus.FAILED, error=f"could not queue the job: {exc}",
+                              allowed_from=(JobStatus.IN_QUEUE,))
+            raise ServiceUnavailable("the job queue is unreachable; try again",
+                                     headers={"Retry-After": "5"}) from exc
+
+    def cancel(self, job: Job) -> bool:
+        """Cancel a queued or running job; a running one is stopped on its worker."""
+        if not self.store.cancel(job):
+            return False
+        # The job may have started since it was read: always tell the workers. A queued
+        # message is skipped anyway (its record says CANCELLED); a running one is stopped.
+        self.celery.control.revoke(job.id, terminate=True, signal="SIGTERM")
+        return True
+
+    def purge(self, endpoint: Endpoint) -> int:
+        """Drop every queued job of one endpoint, records and messages together."""
+        return self.store.purge(endpoint.id, broker_lists(endpoint.queue))

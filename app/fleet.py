@@ -1,0 +1,75 @@
+"""The worker fleet as seen through heartbeats kept in Redis (no broadcast inspect)."""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from redis import Redis
+
+from .keys import Keys
+
+WORKER_STATES = ("idle", "initializing", "ready", "running", "throttled", "unhealthy")
+# A worker that missed this many heartbeats is gone.
+MISSED_BEATS = 3
+
+
+class Fleet:
+    """Writes and reads worker heartbeats."""
+
+    def __init__(self, redis: Redis, keys: Keys, heartbeat_s: int):
+        self.redis = redis
+        self.keys = keys
+        self.heartbeat_s = heartbeat_s
+
+    @property
+    def ttl_s(self) -> int:
+        return self.heartbeat_s * MISSED_BEATS
+
+    def beat(self, worker_id: str, endpoints: Iterable[str], at_ms: int, **info: Any) -> None:
+        """Record that a worker is alive, with what it is doing."""
+        key = self.keys.worker(worker_id)
+        fields = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v)
+                  for k, v in info.items() if v is not None}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping={"last": at_ms, "endpoints": ",".join(endpoints), **fields})
+        pipe.expire(key, self.ttl_s)
+        for eid in endpoints:
+            zkey = self.keys.workers(eid)
+            pipe.zadd(zkey, {worker_id: at_ms})
+            pipe.zremrangebyscore(zkey, "-inf", at_ms - self.ttl_s * 1000)
+            pipe.expire(zkey, self.ttl_s)
+        pipe.execute()
+
+    def set_state(self, worker_id: str, state: str, job_id: str | None = None) -> None:
+        """Change a live worker's state (and the job it runs) between heartbeats."""
+        key = self.keys.worker(worker_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping={"state": state, "job": job_id or ""})
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+
+    def gone(self, worker_id: str, endpoints: Iterable[str]) -> None:
+        """Forget a worker that shut down cleanly."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.keys.worker(worker_id))
+        for eid in endpoints:
+            pipe.zrem(self.keys.workers(eid), worker_id)
+        pipe.execute()
+
+    def workers(self, endpoint: str, at_ms: int) -> list[dict[str, str]]:
+        """Live workers of an endpoint, each as its heartbeat hash plus ``id``."""
+        ids = self.redis.zrangebyscore(self.keys.workers(endpoint), at_ms - self.ttl_s * 1000, "+inf")
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for wid in ids:
+            pipe.hgetall(self.keys.worker(wid))
+        return [{"id": wid, **h} for wid, h in zip(ids, pipe.execute()) if h]
+
+    def counts(self, endpoint: str, at_ms: int) -> dict[str, int]:
+        """Workers by state, in the shape of RunPod's /health."""
+        counts = dict.fromkeys(WORKER_STATES, 0)
+        for w in self.workers(endpoint, at_ms):
+            state = w.get("state", "idle")
+            counts[state if state in counts else "unhealthy"] += 1
+        return counts

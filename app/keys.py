@@ -1,0 +1,42 @@
+"""Redis key names: every key jobgate writes is named here, under one prefix."""
+from __future__ import annotations
+
+
+class Keys:
+    """Key and channel names under ``prefix``."""
+
+    def __init__(self, prefix: str = "jg"):
+        self.prefix = prefix
+        self.done_channel = f"{prefix}:done"
+
+    def job(self, job_id: str) -> str:
+        """Hash: one job's record (state, input, output, timings)."""
+        return f"{self.prefix}:job:{job_id}"
+
+    def stream(self, job_id: str) -> str:
+        """List: a generator job's chunks, in order."""
+        return f"{self.prefix}:stream:{job_id}"
+
+    def stream_cursor(self, job_id: str) -> str:
+        """String: how many chunks /stream has handed out."""
+        return f"{self.prefix}:cursor:{job_id}"
+
+    def queued(self, endpoint: str) -> str:
+        """Sorted set: the endpoint's queued job ids, scored by their deadline (ms)."""
+        return f"{self.prefix}:queued:{endpoint}"
+
+    def running(self, endpoint: str) -> str:
+        """Sorted set: the endpoint's running job ids, scored by when they must have ended (ms)."""
+        return f"{self.prefix}:running:{endpoint}"
+
+    def stats(self, endpoint: str, bucket: int) -> str:
+        """Hash: counts of jobs that ended (or were retried) in one time bucket."""
+        return f"{self.prefix}:stats:{endpoint}:{bucket}"
+
+    def workers(self, endpoint: str) -> str:
+        """Sorted set: worker ids serving the endpoint, scored by last heartbeat (ms)."""
+        return f"{self.prefix}:workers:{endpoint}"
+
+    def worker(self, worker_id: str) -> str:
+        """Hash: one worker's heartbeat (state, current job, host, GPU)."""
+        return f"{self.prefix}:worker:{worker_id}"

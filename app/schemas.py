@@ -1,0 +1,89 @@
+"""Request and response bodies: the same schemas validate, serialize and document the API."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+DAY_MS = 86_400_000
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class PolicySchema(StrictSchema):
+    executionTimeout = fields.Integer(strict=True, validate=validate.Range(5_000, 7 * DAY_MS),
+                                      metadata={"description": "Execution time limit (ms)"})
+    ttl = fields.Integer(strict=True, validate=validate.Range(10_000, 7 * DAY_MS),
+                         metadata={"description": "Job lifetime from submission (ms)"})
+    lowPriority = fields.Boolean(metadata={"description": "Run only when the normal lane is empty"})
+
+
+_url = validate.URL(require_tld=False, schemes={"http", "https"})
+
+
+class RunRequestSchema(StrictSchema):
+    input = fields.Raw(required=True, allow_none=False, metadata={"description": "Handler input"})
+    webhook = fields.String(validate=_url, metadata={"description": "URL POSTed when the job ends"})
+    webhookV2 = fields.String(validate=_url, metadata={"description": "Accepted, unused"})
+    policy = fields.Nested(PolicySchema)
+    s3Config = fields.Dict(metadata={"description": "Forwarded to the handler, never echoed"})
+
+
+class WaitQuerySchema(Schema):
+    wait = fields.Integer(load_default=90_000, validate=validate.Range(1_000, 300_000),
+                          metadata={"description": "How long to hold the request (ms)"})
+
+
+class StatusQuerySchema(Schema):
+    ttl = fields.Integer(validate=validate.Range(0, 7 * DAY_MS),
+                         metadata={"description": "Keep this job's result this long from now (ms)"})
+
+
+class JobSubmittedSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class JobSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    delayTime = fields.Integer(metadata={"description": "ms spent queued"})
+    executionTime = fields.Integer(metadata={"description": "ms spent running"})
+    workerId = fields.String()
+    output = fields.Raw(allow_none=True)
+    error = fields.String()
+    retries = fields.Integer()
+
+
+class JobCountsSchema(Schema):
+    completed = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    inProgress = fields.Integer(required=True)
+    inQueue = fields.Integer(required=True)
+    retried = fields.Integer(required=True)
+
+
+class WorkerCountsSchema(Schema):
+    idle = fields.Integer(required=True)
+    initializing = fields.Integer(required=True)
+    ready = fields.Integer(required=True)
+    running = fields.Integer(required=True)
+    throttled = fields.Integer(required=True)
+    unhealthy = fields.Integer(required=True)
+
+
+class HealthSchema(Schema):
+    jobs = fields.Nested(JobCountsSchema, required=True)
+    workers = fields.Nested(WorkerCountsSchema, required=True)
+
+
+class PurgeSchema(Schema):
+    removed = fields.Integer(required=True)
+    status = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "What went wrong"})
+    code = fields.Integer(required=True, metadata={"description": "HTTP status"})
+    errors = fields.Dict(metadata={"description": "Field name -> messages"})

@@ -1,0 +1,71 @@
+"""Settings: one object, read from ``JOBGATE_*`` environment variables.
+
+Every default is a named constant here so the README table and the code agree.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_PORT = 8000
+DEFAULT_ENDPOINTS_FILE = "endpoints.toml"
+DEFAULT_RESULT_TTL_ASYNC_S = 30 * 60
+DEFAULT_RESULT_TTL_SYNC_S = 60
+DEFAULT_HEALTH_WINDOW_S = 30 * 60
+DEFAULT_JOB_TTL_MS = 24 * 3600 * 1000
+DEFAULT_EXECUTION_TIMEOUT_MS = 600_000
+DEFAULT_RUNSYNC_WAIT_MS = 90_000
+DEFAULT_HEARTBEAT_S = 5
+DEFAULT_KEY_PREFIX = "jg"
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway and the workers are configured by."""
+
+    redis_url: str = DEFAULT_REDIS_URL
+    api_keys: tuple[str, ...] = ()
+    port: int = DEFAULT_PORT
+    endpoints_file: str = DEFAULT_ENDPOINTS_FILE
+    result_ttl_async_s: int = DEFAULT_RESULT_TTL_ASYNC_S
+    result_ttl_sync_s: int = DEFAULT_RESULT_TTL_SYNC_S
+    health_window_s: int = DEFAULT_HEALTH_WINDOW_S
+    job_ttl_ms: int = DEFAULT_JOB_TTL_MS
+    heartbeat_s: int = DEFAULT_HEARTBEAT_S
+    key_prefix: str = DEFAULT_KEY_PREFIX
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from ``REDIS_URL`` and ``JOBGATE_*`` variables, then apply overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if env.get("REDIS_URL"):
+            values["redis_url"] = env["REDIS_URL"]
+        for f in fields(cls):
+            if f.name in ("extra", "redis_url"):
+                continue
+            raw = env.get("JOBGATE_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            if f.name == "api_keys":
+                values[f.name] = _split(raw)
+            elif f.type == "int":
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw
+        settings = cls(**values)
+        return settings.replace(**overrides) if overrides else settings
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some values changed (``api_keys`` may be given as a string)."""
+        if isinstance(changes.get("api_keys"), str):
+            changes["api_keys"] = _split(changes["api_keys"])
+        return replace(self, **changes)

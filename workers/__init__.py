@@ -1,0 +1,1 @@
+"""jobgate workers: the Celery app, the task that runs handlers, and example handlers."""

@@ -1,0 +1,104 @@
+"""This pool process as a worker: its id, its loaded handlers, its heartbeat thread."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any, Callable
+
+from app.jobstore import now_ms
+
+from .loader import HandlerLoadError, load_handler
+
+log = logging.getLogger(__name__)
+
+
+def node_name() -> str:
+    """The Celery node this process belongs to (set by ``jobgate worker``)."""
+    return os.environ.get("JOBGATE_WORKER_NAME") or f"jobgate@{socket.gethostname()}"
+
+
+def served_endpoints(registry_ids: list[str]) -> list[str]:
+    raw = os.environ.get("JOBGATE_WORKER_ENDPOINTS", "")
+    chosen = [e for e in raw.split(",") if e]
+    return chosen or registry_ids
+
+
+class WorkerProcess:
+    """One pool process: loads handlers once, beats, and reports its state."""
+
+    def __init__(self, ctx: Any, index: int):
+        self.ctx = ctx
+        self.id = f"{node_name()}-{index}"
+        self.pid = os.getpid()
+        self.endpoints = served_endpoints(ctx.registry.ids())
+        self.state = "initializing"
+        self.job_id: str | None = None
+        self.handlers: dict[str, Callable[..., Any]] = {}
+        self.load_errors: dict[str, str] = {}
+        self._stop = threading.Event()
+
+    def load_handlers(self) -> None:
+        """Import every served endpoint's handler now, so the first job pays nothing."""
+        for eid in self.endpoints:
+            self.handler(eid)
+        self.set_state("unhealthy" if self.load_errors else "idle")
+
+    def handler(self, eid: str) -> Callable[..., Any]:
+        if eid not in self.handlers:
+            try:
+                self.handlers[eid] = load_handler(self.ctx.registry[eid])
+                self.load_errors.pop(eid, None)
+            except HandlerLoadError as exc:
+                log.error("%s", exc)
+                self.load_errors[eid] = str(exc)
+                raise
+        return self.handlers[eid]
+
+    def set_state(self, state: str, job_id: str | None = None) -> None:
+        self.state, self.job_id = state, job_id
+        try:
+            self.ctx.fleet.set_state(self.id, state, job_id)
+        except Exception as exc:  # a heartbeat must never fail a job
+            log.warning("cannot record worker state: %s", exc)
+
+    def beat(self) -> None:
+        self.ctx.fleet.beat(self.id, self.endpoints, now_ms(), state=self.state, job=self.job_id or "",
+                            host=socket.gethostname(), pid=self.pid, node=node_name())
+
+    def start_heartbeat(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.beat()
+                except Exception as exc:
+                    log.warning("heartbeat failed: %s", exc)
+                self._stop.wait(self.ctx.settings.heartbeat_s)
+
+        threading.Thread(target=loop, name="jobgate-heartbeat", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        try:
+            self.ctx.fleet.gone(self.id, self.endpoints)
+        except Exception:
+            pass
+
+
+_current: WorkerProcess | None = None
+
+
+def current(ctx: Any) -> WorkerProcess:
+    """This process's WorkerProcess, made on first use (also in solo/thread pools)."""
+    global _current
+    if _current is None or _current.pid != os.getpid():
+        try:
+            from billiard.process import current_process
+
+            index = getattr(current_process(), "index", 0) or 0
+        except Exception:
+            index = 0
+        _current = WorkerProcess(ctx, index)
+        _current.start_heartbeat()
+    return _current

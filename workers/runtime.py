@@ -1,0 +1,85 @@
+"""Run one handler call: plain, async, generator or async generator, with RunPod's result rules."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+MISSING: Any = object()
+
+
+@dataclass
+class Outcome:
+    """What a handler call produced: output and/or an error, and whether to recycle the process."""
+
+    output: Any = MISSING
+    error: str | None = None
+    refresh_worker: bool = False
+
+
+def _from_return(value: Any) -> Outcome:
+    # RunPod: a returned dict may carry 'error' (job fails) and 'refresh_worker';
+    # what remains is the output, dropped when nothing remains.
+    if isinstance(value, dict) and ("error" in value or "refresh_worker" in value):
+        rest = dict(value)
+        error = rest.pop("error", None)
+        refresh = bool(rest.pop("refresh_worker", False))
+        output = rest if rest or error is None else MISSING
+        return Outcome(output=output, error=None if error is None else _text(error),
+                       refresh_worker=refresh)
+    return Outcome(output=value)
+
+
+def _text(error: Any) -> str:
+    return error if isinstance(error, str) else json.dumps(error)
+
+
+def _chunk_error(chunk: Any) -> str | None:
+    if isinstance(chunk, dict) and chunk.get("error"):
+        return _text(chunk["error"])
+    return None
+
+
+def execute(handler: Callable[[dict[str, Any]], Any], job: dict[str, Any],
+            emit: Callable[[Any], None], aggregate: bool = True) -> Outcome:
+    """Call ``handler(job)``; each streamed chunk goes to ``emit`` as it is produced.
+
+    A generator's output is the list of its chunks when ``aggregate`` is true.
+    Exceptions from the handler propagate to the caller.
+    """
+    result = handler(job)
+    if inspect.isawaitable(result):
+        result = asyncio.run(_await(result))
+    if inspect.isgenerator(result):
+        return _drain(iter(result), emit, aggregate)
+    if inspect.isasyncgen(result):
+        return asyncio.run(_drain_async(result, emit, aggregate))
+    return _from_return(result)
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _drain(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
+    collected: list[Any] = []
+    for chunk in chunks:
+        error = _chunk_error(chunk)
+        if error is not None:
+            return Outcome(error=error)
+        emit(chunk)
+        collected.append(chunk)
+    return Outcome(output=collected if aggregate else [])
+
+
+async def _drain_async(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
+    collected: list[Any] = []
+    async for chunk in chunks:
+        error = _chunk_error(chunk)
+        if error is not None:
+            return Outcome(error=error)
+        emit(chunk)
+        collected.append(chunk)
+    return Outcome(output=collected if aggregate else [])

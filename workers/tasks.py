@@ -1,0 +1,104 @@
+"""The one Celery task: take a job from the store, run its handler, record the outcome."""
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from app.jobstore import Job
+from app.states import JobStatus
+
+from . import process, runtime
+from .loader import HandlerLoadError
+
+log = logging.getLogger("jobgate.worker")
+# Seconds between the soft time limit (the handler is interrupted) and the hard one
+# (the pool process is killed), for handlers stuck where the soft signal cannot reach.
+HARD_LIMIT_GRACE_S = 10
+
+
+def time_limits(execution_timeout_ms: int) -> tuple[float, float]:
+    """Celery's (soft, hard) time limits for a job's execution timeout."""
+    soft = execution_timeout_ms / 1000
+    return soft, soft + HARD_LIMIT_GRACE_S
+
+
+def exception_error(exc: BaseException, worker_id: str) -> str:
+    """RunPod's error text for an uncaught handler exception: a JSON string."""
+    return json.dumps({"error_type": type(exc).__name__, "error_message": str(exc),
+                       "hostname": socket.gethostname(), "worker_id": worker_id})
+
+
+def timeout_error(execution_timeout_ms: int) -> str:
+    return f"execution timeout of {execution_timeout_ms} ms exceeded"
+
+
+class JobTask(Task):
+    """Base task: records hard time-limit kills, which happen outside the pool process."""
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, TimeLimitExceeded):
+            ctx = self.app.jobgate
+            job = ctx.store.get(task_id)
+            if job is not None:
+                ctx.store.finish(job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
+
+
+def run(task: Task, endpoint_id: str, job_id: str) -> str:
+    """Run one job; returns the status it ended in (or why it did not run)."""
+    ctx = task.app.jobgate
+    worker = process.current(ctx)
+    hard_limit = task.request.timelimit[0] if task.request.timelimit else None
+    hard_ms = int((hard_limit or ctx.registry[endpoint_id].execution_timeout_ms / 1000) * 1000)
+    previous, job = ctx.store.start(job_id, endpoint_id, worker.id, hard_ms)
+    if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
+        # Purged, cancelled, expired or already finished: nothing to run.
+        log.info("job %s not run: %s", job_id, previous or "gone")
+        return "SKIPPED"
+    worker.set_state("running", job_id)
+    try:
+        return _execute(ctx, worker, job)
+    finally:
+        worker.set_state("idle")
+
+
+def _execute(ctx: Any, worker: process.WorkerProcess, job: Job) -> str:
+    store = ctx.store
+    try:
+        handler = worker.handler(job.endpoint)
+        outcome = runtime.execute(handler, {"id": job.id, "input": job.input},
+                                  emit=lambda chunk: store.push_chunk(job, chunk))
+    except SoftTimeLimitExceeded:
+        store.finish(job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
+        return JobStatus.TIMED_OUT.value
+    except HandlerLoadError as exc:
+        store.finish(job, JobStatus.FAILED, error=str(exc))
+        return JobStatus.FAILED.value
+    except Exception as exc:
+        log.exception("job %s on %s failed", job.id, job.endpoint)
+        store.finish(job, JobStatus.FAILED, error=exception_error(exc, worker.id))
+        return JobStatus.FAILED.value
+    if outcome.error is not None:
+        store.finish(job, JobStatus.FAILED, output=outcome.output, error=outcome.error)
+        return JobStatus.FAILED.value
+    store.finish(job, JobStatus.COMPLETED, output=None if outcome.output is runtime.MISSING else outcome.output)
+    return JobStatus.COMPLETED.value
+
+
+def register(celery: Celery) -> None:
+    """Register the task and the pool-process hooks on ``celery``."""
+    celery.task(name="jobgate.run_job", bind=True, base=JobTask, ignore_result=True)(run)
+
+    def on_process_init(**_: Any) -> None:
+        process.current(celery.jobgate).load_handlers()
+
+    def on_process_shutdown(**_: Any) -> None:
+        process.current(celery.jobgate).stop()
+
+    worker_process_init.connect(on_process_init, weak=False)
+    worker_process_shutdown.connect(on_process_shutdown, weak=False)
