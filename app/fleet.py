@@ -40,11 +40,11 @@ class Fleet:
             pipe.expire(zkey, self.ttl_s)
         pipe.execute()
 
-    def set_state(self, worker_id: str, state: str, job_id: str | None = None) -> None:
+    def set_state(self, worker_id: str, state: str, job_id: str | None = None, broken: str = "") -> None:
         """Change a live worker's state (and the job it runs) between heartbeats."""
         key = self.keys.worker(worker_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={"state": state, "job": job_id or ""})
+        pipe.hset(key, mapping={"state": state, "job": job_id or "", "broken": broken})
         pipe.expire(key, self.ttl_s)
         pipe.execute()
 
@@ -70,6 +70,7 @@ class Fleet:
         """Workers by state, in the shape of RunPod's /health."""
         counts = dict.fromkeys(WORKER_STATES, 0)
         for w in self.workers(endpoint, at_ms):
-            state = w.get("state", "idle")
+            # A process whose handler for this endpoint failed to import is unhealthy for it.
+            state = "unhealthy" if endpoint in w.get("broken", "").split(",") else w.get("state", "idle")
             counts[state if state in counts else "unhealthy"] += 1
         return counts

@@ -28,7 +28,7 @@ def run_worker(args: argparse.Namespace) -> int:
     unknown = [e for e in ids if e not in registry]
     if unknown:
         raise SystemExit(f"unknown endpoint(s) {', '.join(unknown)}; known: {', '.join(registry.ids())}")
-    name = args.name or f"jobgate-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    name = (args.name or f"jobgate-{uuid.uuid4().hex[:6]}@%h").replace("%h", socket.gethostname())
     # Pool processes read these to name themselves and to know what they serve.
     os.environ["JOBGATE_WORKER_NAME"] = name
     os.environ["JOBGATE_WORKER_ENDPOINTS"] = ",".join(ids)

@@ -42,8 +42,11 @@ class WorkerProcess:
     def load_handlers(self) -> None:
         """Import every served endpoint's handler now, so the first job pays nothing."""
         for eid in self.endpoints:
-            self.handler(eid)
-        self.set_state("unhealthy" if self.load_errors else "idle")
+            try:
+                self.handler(eid)
+            except HandlerLoadError:
+                pass  # recorded in load_errors; this endpoint's jobs fail with the reason
+        self.set_state("idle")
 
     def handler(self, eid: str) -> Callable[..., Any]:
         if eid not in self.handlers:
@@ -59,13 +62,14 @@ class WorkerProcess:
     def set_state(self, state: str, job_id: str | None = None) -> None:
         self.state, self.job_id = state, job_id
         try:
-            self.ctx.fleet.set_state(self.id, state, job_id)
+            self.ctx.fleet.set_state(self.id, state, job_id, broken=",".join(self.load_errors))
         except Exception as exc:  # a heartbeat must never fail a job
             log.warning("cannot record worker state: %s", exc)
 
     def beat(self) -> None:
         self.ctx.fleet.beat(self.id, self.endpoints, now_ms(), state=self.state, job=self.job_id or "",
-                            host=socket.gethostname(), pid=self.pid, node=node_name())
+                            host=socket.gethostname(), pid=self.pid, node=node_name(),
+                            broken=",".join(self.load_errors))
 
     def start_heartbeat(self) -> None:
         def loop() -> None:

@@ -1,0 +1,177 @@
+"""Real services for the tests: one Redis database and one Celery worker per session."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+from redis import Redis
+
+from app import create_app
+from app.redisboot import ensure as ensure_redis
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+API_KEY = "test-key"
+SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken"]
+
+
+def with_db(url: str, db: int) -> str:
+    return urlunparse(urlparse(url)._replace(path=f"/{db}"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (test helper, not product code)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    ensure_redis(base, ROOT / "var")
+    return with_db(base, int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13")))
+
+
+@pytest.fixture(scope="session")
+def settings(redis_url: str) -> Settings:
+    return Settings(redis_url=redis_url, api_keys=(API_KEY,), endpoints_file=str(TESTS / "endpoints.toml"),
+                    heartbeat_s=1)
+
+
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"REDIS_URL": settings.redis_url, "JOBGATE_ENDPOINTS_FILE": settings.endpoints_file,
+                "JOBGATE_API_KEYS": ",".join(settings.api_keys),
+                "JOBGATE_HEARTBEAT_S": str(settings.heartbeat_s), "PYTHONUNBUFFERED": "1"})
+    env.update(extra)
+    return env
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis(settings: Settings) -> Redis:
+    client = Redis.from_url(settings.redis_url, decode_responses=True)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture(scope="session")
+def worker(settings: Settings, redis: Redis, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """A real Celery worker (prefork, 3 processes) serving every endpoint but ``unserved``."""
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    args = [sys.executable, "-m", "app.cli", "worker", "-c", "3", "-n", "test-worker@%h"]
+    for eid in SERVED:
+        args += ["-e", eid]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=ROOT, env=service_env(settings), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    ready = wait_until(lambda: proc.poll() is not None or len(redis.keys("jg:worker:*")) >= 3, 60)
+    if proc.poll() is not None or not ready:
+        stop(proc)
+        pytest.fail(f"worker did not start:\n{log.read_text()[-3000:]}")
+    yield {"proc": proc, "log": log}
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, worker):
+    return create_app(settings)
+
+
+@pytest.fixture(autouse=True)
+def _clean_jobs(request, redis: Redis) -> None:
+    """Every test starts from an empty job store (the worker's heartbeats come back within 1 s)."""
+    for key in redis.scan_iter("jg:*", count=1000):
+        if not key.startswith("jg:worker"):
+            redis.delete(key)
+    for queue in redis.scan_iter("jobgate.*"):
+        redis.delete(queue)
+
+
+class ApiClient:
+    """The Flask test client with a key, speaking JSON."""
+
+    def __init__(self, app, key: str | None = API_KEY):
+        self.http = app.test_client()
+        self.key = key
+
+    def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
+        h = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        h.update(headers or {})
+        return h
+
+    def get(self, path: str, headers: dict[str, str] | None = None, **kw):
+        return self.http.get(path, headers=self._headers(headers), **kw)
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw):
+        if json is not None:
+            kw["json"] = json
+        return self.http.post(path, headers=self._headers(headers), **kw)
+
+    def run(self, endpoint: str, job_input: Any, **body: Any) -> str:
+        r = self.post(f"/v2/{endpoint}/run", json={"input": job_input, **body})
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["id"]
+
+    def wait(self, endpoint: str, job_id: str, wait_ms: int = 30000) -> dict[str, Any]:
+        r = self.get(f"/v2/{endpoint}/status-sync/{job_id}?wait={wait_ms}")
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()
+
+
+@pytest.fixture(scope="session")
+def api(app) -> ApiClient:
+    return ApiClient(app)
+
+
+@pytest.fixture(scope="session")
+def gateway_url(settings: Settings, worker, tmp_path_factory) -> Iterator[str]:
+    """The gateway as `make run` serves it: gunicorn with one gevent worker, on a free port."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    env = service_env(settings, JOBGATE_PORT=str(port), JOBGATE_HOST="127.0.0.1", JOBGATE_WEB_WORKERS="1")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
+                                 "app:create_app()"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def up() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return proc.poll() is not None
+
+    wait_until(up, 30)
+    if proc.poll() is not None:
+        pytest.fail(f"gateway did not start:\n{log.read_text()[-3000:]}")
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
