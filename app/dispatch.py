@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Mapping
 
 from celery import Celery
@@ -21,9 +22,12 @@ log = logging.getLogger(__name__)
 class Dispatcher:
     """Owns every message the gateway sends to workers."""
 
-    def __init__(self, celery: Celery, store: JobStore):
+    def __init__(self, celery: Celery, store: JobStore, max_concurrent_sends: int = 64):
         self.celery = celery
         self.store = store
+        # kombu's Redis pool raises "Too many connections" instead of waiting; under gevent
+        # hundreds of requests may publish at once, so they queue here for a slot.
+        self._send_slots = threading.BoundedSemaphore(max_concurrent_sends)
 
     def submit(self, endpoint: Endpoint, body: Mapping[str, Any], *, sync: bool) -> Job:
         """Record a job as IN_QUEUE, then queue it on the endpoint's Celery queue."""
@@ -40,10 +44,11 @@ class Dispatcher:
         """Put a recorded job's message on its queue (also used by retry)."""
         soft, hard = time_limits(job.execution_timeout_ms)
         try:
-            self.celery.send_task(
-                TASK_NAME, args=(endpoint.id, job.id), task_id=job.id, queue=endpoint.queue,
-                priority=LOW_PRIORITY if job.low_priority else NORMAL_PRIORITY,
-                soft_time_limit=soft, time_limit=hard, retry=False)
+            with self._send_slots:
+                self.celery.send_task(
+                    TASK_NAME, args=(endpoint.id, job.id), task_id=job.id, queue=endpoint.queue,
+                    priority=LOW_PRIORITY if job.low_priority else NORMAL_PRIORITY,
+                    soft_time_limit=soft, time_limit=hard, retry=False)
         except OperationalError as exc:
             # The record exists but no worker will see it: end it rather than leave it queued.
             self.store.finish(job, JobStatus.FAILED, error=f"could not queue the job: {exc}",

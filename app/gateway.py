@@ -25,7 +25,7 @@ class Gateway:
         self.redis = ctx.redis
         self.store: JobStore = ctx.store
         self.fleet: Fleet = ctx.fleet
-        self.dispatcher = Dispatcher(celery, self.store)
+        self.dispatcher = Dispatcher(celery, self.store, max(1, settings.redis_max_connections // 2))
         self.waiter = CompletionWaiter(self.redis, self.store.keys.done_channel)
 
     def endpoint(self, endpoint_id: str) -> Endpoint:

@@ -19,6 +19,8 @@ DEFAULT_EXECUTION_TIMEOUT_MS = 600_000
 DEFAULT_RUNSYNC_WAIT_MS = 90_000
 DEFAULT_HEARTBEAT_S = 5
 DEFAULT_KEY_PREFIX = "jg"
+# Redis connections one process may open (the gateway blocks for a free one past that).
+DEFAULT_REDIS_MAX_CONNECTIONS = 128
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -39,6 +41,7 @@ class Settings:
     job_ttl_ms: int = DEFAULT_JOB_TTL_MS
     heartbeat_s: int = DEFAULT_HEARTBEAT_S
     key_prefix: str = DEFAULT_KEY_PREFIX
+    redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -84,6 +84,9 @@ def make_celery(settings: Settings, registry: Registry) -> Celery:
             "priority_steps": PRIORITY_STEPS,
             "sep": PRIORITY_SEP,
             "queue_order_strategy": "priority",
+            # kombu fails (rather than waits) past this many connections per channel;
+            # the dispatcher keeps concurrent publishes below it.
+            "max_connections": settings.redis_max_connections,
         },
         result_backend_transport_options={"retry_policy": {"timeout": 5.0}},
     )
