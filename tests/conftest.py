@@ -21,6 +21,9 @@ from app.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
 API_KEY = "test-key"
+# Redis databases of this test run: one for the session, a spare for tests that start their own stack.
+TEST_DB = int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13"))
+SPARE_DB = int(os.environ.get("JOBGATE_TEST_SPARE_DB", str(TEST_DB + 1)))
 SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken"]
 
 
@@ -48,7 +51,7 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> Any:
 def redis_url() -> str:
     base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     ensure_redis(base, ROOT / "var")
-    return with_db(base, int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13")))
+    return with_db(base, TEST_DB)
 
 
 @pytest.fixture(scope="session")

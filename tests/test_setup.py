@@ -12,7 +12,7 @@ from redis import Redis
 
 from app import redisboot
 from app.endpoints import EndpointConfigError, Registry
-from tests.conftest import ROOT, free_port, wait_until, with_db
+from tests.conftest import ROOT, SPARE_DB, free_port, wait_until, with_db
 
 
 def write(tmp_path, text):
@@ -61,7 +61,7 @@ def test_embedded_redis_starts_when_none_answers(tmp_path):
 def test_make_run_procfile_serves_the_readme_example(settings, tmp_path):
     """`honcho start` on the Procfile: Redis (external here), gateway, worker and Flower."""
     web, flower = free_port(), free_port()
-    env = dict(os.environ, REDIS_URL=with_db(settings.redis_url, 14), JOBGATE_API_KEYS="dev",
+    env = dict(os.environ, REDIS_URL=with_db(settings.redis_url, SPARE_DB), JOBGATE_API_KEYS="dev",
                JOBGATE_PORT=str(web), FLOWER_PORT=str(flower), JOBGATE_WEB_WORKERS="1",
                PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     env.pop("JOBGATE_ENDPOINTS_FILE", None)
