@@ -8,8 +8,9 @@ these routes, the gateway's own included, is in OpenAI's shape.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from typing import Any, Iterator
+from typing import Any, Generator, Iterator
 
 import flask
 from flask import current_app, request
@@ -72,6 +73,8 @@ class OpenAIErrorDetailSchema(Schema):
 class OpenAIErrorSchema(Schema):
     error = fields.Nested(OpenAIErrorDetailSchema, required=True)
 
+
+log = logging.getLogger(__name__)
 
 blp = OpenAIBlueprint("openai", __name__, url_prefix="/v2/<endpoint_id>/openai",
                       description="OpenAI-compatible calls, each run as a job on the endpoint's queue")
@@ -160,13 +163,15 @@ def _stream(g: Gateway, job: Job) -> flask.Response:
     return response
 
 
-def _relay(g: Gateway, job: Job, update: Update, updates: Iterator[Update]) -> Iterator[str]:
+def _relay(g: Gateway, job: Job, update: Update,
+           updates: Generator[Update, None, None]) -> Iterator[str]:
     ended = done_sent = False
     try:
         while True:
             for chunk in update.chunks:
                 for event in sse_events(chunk):
-                    done_sent = done_sent or (isinstance(chunk, (str, list)) and "data: [DONE]" in event)
+                    # Text chunks may carry their own end line; JSON events cannot hold a raw newline.
+                    done_sent = done_sent or "\ndata: [DONE]" in "\n" + event
                     yield event
             if update.ended:
                 break
@@ -182,10 +187,13 @@ def _relay(g: Gateway, job: Job, update: Update, updates: Iterator[Update]) -> I
             body = job_error(final)[0] if final else error_body("the job expired", 404)
             yield f"data: {json.dumps(body)}\n\n"
     finally:
-        updates.close()  # type: ignore[attr-defined]
+        updates.close()
         if not ended:
             # The caller went away mid-stream: stop generating for nobody.
-            g.dispatcher.cancel(job)
+            try:
+                g.dispatcher.cancel(job)
+            except Exception as exc:  # already unwinding; the job still ends by its time limit
+                log.warning("could not cancel job %s after its caller left: %s", job.id, exc)
 
 
 @blp.route("/v1/chat/completions", methods=["POST"])

@@ -8,7 +8,7 @@ nothing is consumed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Generator
 
 from .jobstore import JobStore
 from .states import JobStatus
@@ -32,7 +32,7 @@ class Update:
 
 
 def follow_chunks(store: JobStore, waiter: CompletionWaiter, job_id: str,
-                  idle_s: float = IDLE_S) -> Iterator[Update]:
+                  idle_s: float = IDLE_S) -> Generator[Update, None, None]:
     """Yield each batch of new chunks of ``job_id``; the last update has ``ended`` true.
 
     Every chunk pushed before the job ended is yielded: the state is read before the

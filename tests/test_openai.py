@@ -198,3 +198,25 @@ def test_handler_returning_only_an_error_fails_the_job_with_it(api):
     job = r.get_json()
     assert job["status"] == "FAILED" and "output" not in job
     assert '"code": 404' in job["error"]
+
+
+def test_a_generator_handlers_single_chunk_is_the_body(gateway_url):
+    completion = client_for(gateway_url, "vllm-style").chat.completions.create(model="echo", messages=MESSAGES)
+    assert completion.choices[0].message.content == "one two"
+
+
+def test_ready_made_sse_text_is_relayed_as_it_is_with_one_done(api, gateway_url):
+    r = api.post("/v2/vllm-style/openai/v1/chat/completions",
+                 json={"model": "echo", "messages": MESSAGES, "stream": True})
+    assert r.get_data(as_text=True).count("data: [DONE]") == 1
+    chunks = client_for(gateway_url, "vllm-style").chat.completions.create(
+        model="echo", messages=MESSAGES, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "one two"
+
+
+def test_failure_mid_stream_raises_the_clients_api_error(gateway_url):
+    chunks = iter(client_for(gateway_url, "vllm-style").chat.completions.create(
+        model="fail-midway", messages=MESSAGES, stream=True))
+    assert next(chunks).choices[0].delta.content == "a"
+    with pytest.raises(openai.APIError, match="the engine died"):
+        next(chunks)
