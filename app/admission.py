@@ -9,6 +9,7 @@ way out of a request: a response, an error, a timeout, or a greenlet killed whil
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, current_app, g, request
 
@@ -59,10 +60,48 @@ def cap_body(limit: OperationLimit) -> None:
     """Refuse a body over the operation's cap before any of it is read."""
     cap = limit.max_body_bytes
     length = request.content_length
-    if length is not None and length > cap:
-        raise PayloadTooLarge(f"body: {length} bytes is over this operation's cap of {cap} bytes")
-    # A chunked body has no length up front: werkzeug stops reading it at the cap (413).
-    request.max_content_length = cap
+    if length is not None:
+        if length > cap:
+            raise PayloadTooLarge(f"body: {length} bytes is over this operation's cap of {cap} bytes")
+    elif request.environ.get("wsgi.input_terminated"):
+        # A chunked body has no length up front: count it as it is read.
+        request.environ["wsgi.input"] = CappedInput(request.environ["wsgi.input"], cap)
+
+
+class CappedInput:
+    """A WSGI input stream that raises PayloadTooLarge once more than ``cap`` bytes were read.
+
+    (werkzeug's own limit silently truncates a chunked body at the cap, which would
+    turn an oversized body into a 400 for malformed JSON.)
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, stream: Any, cap: int):
+        self._stream = stream
+        self._cap = cap
+        self._read = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self._read += len(data)
+        if self._read > self._cap:
+            raise PayloadTooLarge(f"body: over this operation's cap of {self._cap} bytes")
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size >= 0:
+            return self._count(self._stream.read(min(size, self._cap + 1 - self._read)))
+        parts = []  # read(): in bounded chunks, never the whole stream at once
+        while chunk := self._stream.read(min(self.CHUNK, self._cap + 1 - self._read) or 1):
+            parts.append(self._count(chunk))
+        return b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        room = self._cap + 1 - self._read
+        return self._count(self._stream.readline(room if size is None or size < 0 else min(size, room)))
+
+    def __iter__(self):
+        return iter(self.readline, b"")
 
 
 def release(_exc: BaseException | None = None) -> None:

@@ -112,11 +112,12 @@ class Slot:
 class Limiter:
     """Counts requests per endpoint and operation in Redis; refuses with TooManyRequests."""
 
-    def __init__(self, redis: Redis, keys: Keys):
+    def __init__(self, redis: Redis, keys: Keys, lease_s: float = SLOT_LEASE_S):
         if redis is None:
             raise ValueError("Limiter needs a Redis connection")
         self.redis = redis
         self.keys = keys
+        self.lease_ms = int(lease_s * 1000)
         # Shares the gateway's connection pool; registering the scripts sends nothing.
         storage = RedisStorage("redis://", connection_pool=redis.connection_pool, key_prefix=keys.rate_limits)
         self.window = MovingWindowRateLimiter(storage)
@@ -141,7 +142,7 @@ class Limiter:
             return None
         slot = Slot(self.keys.in_flight(endpoint, operation), uuid.uuid4().hex)
         now = int(time.time() * 1000)
-        if not self._acquire(keys=[slot.key], args=[now, SLOT_LEASE_S * 1000, limit.concurrent, slot.token]):
+        if not self._acquire(keys=[slot.key], args=[now, self.lease_ms, limit.concurrent, slot.token]):
             raise TooManyRequests(
                 f"concurrency limit: at most {limit.concurrent} {operation} requests at once on endpoint "
                 f"{endpoint!r}", headers={"Retry-After": str(SLOT_RETRY_AFTER_S)})
