@@ -44,7 +44,10 @@ class Api(flask_smorest.Api):
         body = {"error": data.get("message") or error.description or error.name, "code": error.code}
         if data.get("errors") or data.get("messages"):
             body["errors"] = data.get("errors") or data.get("messages")
-        return body, error.code, data.get("headers", {})
+        # Keep werkzeug's own headers (a 405's Allow); the body is ours, and so is its type.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers", {}))
+        return body, error.code, headers
 
 
 def _error_response(exc: JobgateError):

@@ -65,6 +65,9 @@ ERROR_RESPONSES = {
     403: http.HTTPStatus(403).name,
     404: http.HTTPStatus(404).name,
     413: http.HTTPStatus(413).name,
+    # Answered by gunicorn before the app (app/serving.py makes them JSON too).
+    414: http.HTTPStatus(414).name,
+    431: http.HTTPStatus(431).name,
     429: "RATE_LIMITED",
     503: "UNAVAILABLE",
 }
