@@ -93,3 +93,8 @@ def test_endpoint_table_overrides_some_fields_of_some_operations(tmp_path):
 def test_bad_limits_in_the_endpoints_file_name_the_entry(tmp_path, limits, message):
     with pytest.raises(EndpointConfigError, match=message):
         _endpoint("x", {"handler": "m:f", "limits": limits}, tmp_path)
+
+
+def test_purge_queue_keeps_the_contract_default_of_two_per_10_s(api):
+    statuses = [api.post("/v2/unserved/purge-queue").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
