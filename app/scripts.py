@@ -220,3 +220,14 @@ end
 unindex(KEYS[1], KEYS[2], gone)
 return {rows, next_score, next_id}
 """
+
+# KEYS: in-flight set   ARGV: now_ms, lease_ms, limit, token
+# Takes a concurrency slot unless `limit` are held. Each slot lapses on its own after
+# lease_ms, so a process that dies holding slots cannot leak them for longer than that.
+ACQUIRE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""

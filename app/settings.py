@@ -47,6 +47,8 @@ class Settings:
     key_prefix: str = DEFAULT_KEY_PREFIX
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     log_level: str = "INFO"
+    # Per-endpoint rate and concurrency limits (off only to measure their cost, see bench/).
+    rate_limits: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +68,8 @@ class Settings:
                 values[f.name] = _split(raw)
             elif f.type == "int":
                 values[f.name] = int(raw)
+            elif f.type == "bool":
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = raw
         settings = cls(**values)
