@@ -8,6 +8,8 @@ class Keys:
     def __init__(self, prefix: str = "jg"):
         self.prefix = prefix
         self.done_channel = f"{prefix}:done"
+        # Pub/sub channel: a job id each time a chunk of that job is streamed.
+        self.chunk_channel = f"{prefix}:chunk"
 
     def job(self, job_id: str) -> str:
         """Hash: one job's record (state, input, output, timings)."""

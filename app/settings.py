@@ -19,6 +19,10 @@ DEFAULT_EXECUTION_TIMEOUT_MS = 600_000
 DEFAULT_RUNSYNC_WAIT_MS = 90_000
 DEFAULT_HEARTBEAT_S = 5
 DEFAULT_KEY_PREFIX = "jg"
+# Seconds between webhook attempts grow from this: 10 s, then 20 s (3 attempts in all).
+DEFAULT_WEBHOOK_BACKOFF_S = 10
+# Seconds a stopped handler (cancel, ttl) has to return before its pool process is killed.
+DEFAULT_STOP_GRACE_S = 10
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
 
@@ -43,6 +47,9 @@ class Settings:
     key_prefix: str = DEFAULT_KEY_PREFIX
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     log_level: str = "INFO"
+    webhook_secret: str = field(default="", repr=False)
+    webhook_backoff_s: int = DEFAULT_WEBHOOK_BACKOFF_S
+    stop_grace_s: int = DEFAULT_STOP_GRACE_S
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -1,7 +1,11 @@
 """Tiny handlers, one per behaviour under test (loaded by file path from endpoints.toml)."""
+import threading
 import time
+from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
+
+from workers import progress_update
 
 
 def shout(job):
@@ -16,3 +20,30 @@ def stubborn(job):
         except SoftTimeLimitExceeded:
             pass
     return "never"
+
+
+def unstoppable(job):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.1)
+        except BaseException:  # noqa: B036 - swallowing the stop is the point
+            pass
+    return "never"
+
+
+def late_progress(job):
+    # An update that arrives after the job has ended must be ignored.
+    threading.Timer(0.5, progress_update, (job, "late")).start()
+    return "done"
+
+
+def big_chunk(job):
+    yield {"small": 1}
+    yield "x" * (1024 * 1024 + 10)
+    yield {"never": 1}
+
+
+def touch(job):
+    Path(job["input"]["path"]).touch()
+    return "touched"
