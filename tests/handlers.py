@@ -47,3 +47,13 @@ def big_chunk(job):
 def touch(job):
     Path(job["input"]["path"]).touch()
     return "touched"
+
+
+def flaky(job):
+    # Fails the first time (leaving input.path behind), then returns its input after a pause.
+    marker = Path(job["input"]["path"])
+    if not marker.exists():
+        marker.touch()
+        raise RuntimeError("first attempt fails")
+    time.sleep(float(job["input"].get("sleep", 0)))
+    return job["input"]
