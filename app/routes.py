@@ -75,12 +75,14 @@ def status_sync(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[st
 @blp.route("/stream/<job_id>", methods=["GET", "POST"])
 @blp.arguments(StreamQuerySchema, location="query")
 @blp.response(200, StreamSchema)
-@blp.alt_response(200, description="With Accept: text/event-stream: Server-Sent Events, one "
-                  "'chunk' event per chunk (id = its index) then one 'status' event; "
-                  "Last-Event-ID resumes after that chunk", content_type=streaming.EVENT_STREAM,
-                  success=True)
 def stream(query: dict[str, Any], endpoint_id: str, job_id: str) -> Any:
-    """A generator job's chunks not handed out yet, in order; ``wait`` holds for the next one."""
+    """A generator job's chunks not handed out yet, in order; ``wait`` holds for the next one.
+
+    With ``Accept: text/event-stream`` the answer is Server-Sent Events instead: one ``chunk``
+    event per chunk (``id`` its index from 0, ``data`` ``{"output": chunk}``), then one
+    ``status`` event (``data`` the job's status) once it has ended; ``Last-Event-ID: k``
+    resumes at chunk k+1. Events and polling do not consume each other's chunks.
+    """
     job_of(endpoint_id, job_id)
     if streaming.wants_events(request):
         return streaming.event_response(gw(), job_id, request.headers.get("Last-Event-ID"))

@@ -84,8 +84,8 @@ class Stopper:
 
     def call(self, job: Job, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` (the handler) so that a stop request raises JobStopped inside it."""
-        run = self._run
-        self._start_timer(max(0.0, (job.deadline_ms - now_ms()) / 1000), self._expire, job, run)
+        if job.ttl_ms > 0:
+            self._start_timer(max(0.0, (job.deadline_ms - now_ms()) / 1000), self._expire, job, self._run)
         try:
             self._armed = True
             if self._reason is not None:  # asked before the handler started
