@@ -25,7 +25,7 @@ API_KEY = "test-key"
 TEST_DB = int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13"))
 SPARE_DB = int(os.environ.get("JOBGATE_TEST_SPARE_DB", str(TEST_DB + 1)))
 SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken", "unstoppable", "late-progress",
-          "big-chunk", "touch", "flaky"]
+          "big-chunk", "touch", "flaky", "async-sleeper"]
 WEBHOOK_SECRET = "test-webhook-secret"
 
 

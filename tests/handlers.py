@@ -57,3 +57,15 @@ def flaky(job):
         raise RuntimeError("first attempt fails")
     time.sleep(float(job["input"].get("sleep", 0)))
     return job["input"]
+
+
+async def async_sleeper(job):
+    # Records that a stop reached it as asyncio.CancelledError, then lets it through.
+    import asyncio
+
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        Path(job["input"]["path"]).touch()
+        raise
+    return "slept"

@@ -79,6 +79,17 @@ def test_cancelled_streaming_job_streams_no_more_chunks(api, redis):
     assert body["status"] == "CANCELLED" and len(body["stream"]) == produced
 
 
+def test_cancelled_async_handler_sees_cancelled_error_and_frees_its_process(api, redis, tmp_path):
+    marker = tmp_path / "cancelled"
+    job_id = api.run("async-sleeper", {"path": str(marker)})
+    worker_id, before = worker_of(api, redis, "async-sleeper", job_id)
+    cancel(api, "async-sleeper", job_id)
+    assert wait_until(marker.exists, 10)
+    assert wait_until(lambda: redis.hget(f"jg:worker:{worker_id}", "state") == "idle", 10)
+    assert redis.hget(f"jg:worker:{worker_id}", "pid") == before["pid"]
+    assert status(api, "async-sleeper", job_id) == "CANCELLED"
+
+
 def test_handler_ignoring_the_stop_loses_its_process_after_the_grace(api, redis, settings):
     job_id = api.run("unstoppable", {})
     worker_id, before = worker_of(api, redis, "unstoppable", job_id)
