@@ -54,6 +54,17 @@ def test_generator_output_is_the_list_of_all_chunks(api):
     assert api.get(f"/v2/echo-stream/status/{job_id}").get_json()["output"] == [{"chunk": k} for k in range(3)]
 
 
+def test_stream_and_its_cursor_expire_with_the_job(api, redis):
+    job_id = api.run("echo-stream", {"chunks": 3, "sleep": 1})
+    assert wait_until(lambda: stream(api, job_id)["stream"], 15)
+    job_ttl = redis.pttl(f"jg:job:{job_id}")
+    for key in (f"jg:stream:{job_id}", f"jg:cursor:{job_id}"):
+        assert 0 < redis.pttl(key) <= job_ttl + 1000
+    api.wait("echo-stream", job_id)
+    for key in (f"jg:stream:{job_id}", f"jg:cursor:{job_id}"):
+        assert 0 < redis.pttl(key) <= 1800_000
+
+
 def test_stream_key_is_present_for_a_job_that_streams_nothing(api):
     job_id = api.run("unserved", 1)
     assert stream(api, job_id, "unserved") == {"id": job_id, "status": "IN_QUEUE", "stream": []}
