@@ -35,7 +35,7 @@ def poll(gateway: "Gateway", job_id: str, wait_ms: int) -> dict[str, Any]:
     if wait_ms <= 0:
         return _take(gateway, job_id)[1]
     deadline = time.monotonic() + wait_ms / 1000
-    with gateway.waiter.watch(job_id, chunks=True) as changed:
+    with gateway.waiter.watch(job_id) as changed:
         while True:
             changed.clear()
             status, body = _take(gateway, job_id)
@@ -81,7 +81,7 @@ def _event(name: str, data: Any, event_id: int | None = None) -> str:
 def events(gateway: "Gateway", job_id: str, start: int) -> Iterator[str]:
     """Chunk events from index ``start`` as they come, then one status event once terminal."""
     index = start
-    with gateway.waiter.watch(job_id, chunks=True) as changed:
+    with gateway.waiter.watch(job_id) as changed:
         while True:
             changed.clear()
             read = gateway.store.read_stream(job_id, take=False, start=index)

@@ -24,8 +24,8 @@ API_KEY = "test-key"
 # Redis databases of this test run: one for the session, a spare for tests that start their own stack.
 TEST_DB = int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13"))
 SPARE_DB = int(os.environ.get("JOBGATE_TEST_SPARE_DB", str(TEST_DB + 1)))
-SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken", "unstoppable", "late-progress",
-          "big-chunk", "touch", "flaky", "async-sleeper"]
+SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken", "echo-openai", "slow-openai",
+          "vllm-style", "unstoppable", "late-progress", "big-chunk", "touch", "flaky", "async-sleeper"]
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
