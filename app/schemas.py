@@ -47,6 +47,12 @@ class WaitQuerySchema(Schema):
                           metadata={"description": "How long to hold the request (ms)"})
 
 
+class StreamQuerySchema(Schema):
+    wait = fields.Integer(load_default=0, validate=validate.Range(0, 300_000),
+                          metadata={"description": "Hold the request until a chunk arrives or this "
+                                                   "many ms pass (default 0: answer at once)"})
+
+
 class StatusQuerySchema(Schema):
     ttl = fields.Integer(validate=validate.Range(0, 7 * DAY_MS),
                          metadata={"description": "Keep this job's result this long from now (ms)"})
@@ -66,6 +72,15 @@ class JobSchema(Schema):
     output = fields.Raw(allow_none=True)
     error = fields.String()
     retries = fields.Integer()
+    webhookStatus = fields.String(metadata={
+        "description": "Webhook delivery: pending, delivered, or failed with the last HTTP status"})
+
+
+class StreamSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    stream = fields.List(fields.Raw(), required=True,
+                         metadata={"description": "Chunks not handed out before, each {\"output\": chunk}"})
 
 
 class JobCountsSchema(Schema):
