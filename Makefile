@@ -17,7 +17,8 @@ venv: $(STAMP)
 
 run: venv
 	@if [ -z "$$JOBGATE_API_KEYS" ]; then echo "jobgate: JOBGATE_API_KEYS is unset; using the development key 'dev'"; fi
-	JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" $(BIN)/honcho start -f Procfile
+	JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" JOBGATE_LOG_FORMAT="$${JOBGATE_LOG_FORMAT:-human}" \
+		$(BIN)/honcho start -f Procfile
 
 test: venv
 	$(BIN)/jobgate redis --ensure

@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_redis)
     from workers import command
 
+    from . import dashboard
+
     command.add_parser(sub)
+    dashboard.add_parser(sub)
     return parser
 
 

@@ -70,7 +70,25 @@ class Fleet:
         """Workers by state, in the shape of RunPod's /health."""
         counts = dict.fromkeys(WORKER_STATES, 0)
         for w in self.workers(endpoint, at_ms):
-            # A process whose handler for this endpoint failed to import is unhealthy for it.
-            state = "unhealthy" if endpoint in w.get("broken", "").split(",") else w.get("state", "idle")
-            counts[state if state in counts else "unhealthy"] += 1
+            counts[state_for(w, endpoint)] += 1
         return counts
+
+    def details(self, endpoint: str, at_ms: int) -> list[dict[str, Any]]:
+        """Live workers of an endpoint as ``GET /v2/<id>/workers`` lists them."""
+        return [{
+            "id": w["id"], "node": w.get("node"), "host": w.get("host"),
+            "pid": int(w["pid"]) if w.get("pid") else None,
+            "state": state_for(w, endpoint), "jobId": w.get("job") or None,
+            "gpu": json.loads(w["gpu"]) if w.get("gpu") else None,
+            "lastHeartbeat": int(w.get("last") or 0),
+            "metricsPort": int(w.get("metrics_port") or 0) or None,
+        } for w in sorted(self.workers(endpoint, at_ms), key=lambda w: w["id"])]
+
+
+def state_for(worker: dict[str, str], endpoint: str) -> str:
+    """A worker's state for one endpoint, one of WORKER_STATES."""
+    # A process whose handler for this endpoint failed to import is unhealthy for it.
+    if endpoint in worker.get("broken", "").split(","):
+        return "unhealthy"
+    state = worker.get("state", "idle")
+    return state if state in WORKER_STATES else "unhealthy"

@@ -40,3 +40,7 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """Hash: one worker's heartbeat (state, current job, host, GPU)."""
         return f"{self.prefix}:worker:{worker_id}"
+
+    def metrics(self, endpoint: str) -> str:
+        """Hash: an endpoint's monotonic counters and histogram buckets for /metrics."""
+        return f"{self.prefix}:metrics:{endpoint}"

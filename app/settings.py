@@ -21,6 +21,8 @@ DEFAULT_HEARTBEAT_S = 5
 DEFAULT_KEY_PREFIX = "jg"
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
+# Log lines: "json" (one JSON object per line) or "human" (what `make run` shows).
+DEFAULT_LOG_FORMAT = "json"
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -43,6 +45,13 @@ class Settings:
     key_prefix: str = DEFAULT_KEY_PREFIX
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     log_level: str = "INFO"
+    log_format: str = DEFAULT_LOG_FORMAT
+    # Default of `jobgate worker --gpus` ("all", "0,1", or empty for no pinning).
+    gpus: str = ""
+    # A JSON list of this host's GPUs, used instead of asking NVML (tests, hosts without NVML).
+    gpu_inventory: str = ""
+    # Port of a worker's own Prometheus metrics; 0 leaves them off.
+    worker_metrics_port: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
