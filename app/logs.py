@@ -67,10 +67,10 @@ def json_formatter() -> logging.Formatter:
                          rename_fields={"levelname": "level", "name": "logger"})
 
 
-def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
+def dict_config(fmt: str = "json", level: str = "INFO", access_log: bool = False) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` document: every line to stdout in ``fmt``.
 
-    gunicorn takes it as ``logconfig_dict``; its own loggers are routed to the same handler.
+    gunicorn's loggers go to the same handler; its access lines only with ``access_log``.
     """
     if fmt not in FORMATS:
         raise ValueError(f"JOBGATE_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {fmt!r}")
@@ -85,11 +85,12 @@ def dict_config(fmt: str = "json", level: str = "INFO") -> dict[str, Any]:
         "root": {"level": level, "handlers": ["stdout"]},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "INFO" if access_log else "WARNING", "handlers": [],
+                                "propagate": True},
         },
     }
 
 
-def configure(fmt: str = "json", level: str = "INFO") -> None:
+def configure(fmt: str = "json", level: str = "INFO", access_log: bool = False) -> None:
     """Send this process's log lines to stdout in ``fmt`` (``json`` or ``human``)."""
-    logging.config.dictConfig(dict_config(fmt, level))
+    logging.config.dictConfig(dict_config(fmt, level, access_log))

@@ -29,11 +29,13 @@ logconfig_dict = {
                             "formatter": "main"}},
     "root": {"level": loglevel.upper(), "handlers": ["stdout"]},
     "loggers": {"gunicorn.error": {"handlers": [], "propagate": True},
-                "gunicorn.access": {"handlers": [], "propagate": True}},
+                # Access lines are INFO: logged only when JOBGATE_ACCESS_LOG asks for them.
+                "gunicorn.access": {"level": "INFO" if accesslog else "WARNING", "handlers": [],
+                                    "propagate": True}},
 }
 
 
 def post_worker_init(worker):
     from app.logs import configure
 
-    configure(log_format, loglevel)
+    configure(log_format, loglevel, access_log=bool(accesslog))
