@@ -48,6 +48,8 @@ class Settings:
     log_format: str = DEFAULT_LOG_FORMAT
     # Default of `jobgate worker --gpus` ("all", "0,1", or empty for no pinning).
     gpus: str = ""
+    # The GPU `--gpus slot` takes (0, 1, ...); under honcho, worker.N takes N-1 when unset.
+    worker_slot: str = ""
     # A JSON list of this host's GPUs, used instead of asking NVML (tests, hosts without NVML).
     gpu_inventory: str = ""
     # Port of a worker's own Prometheus metrics; 0 leaves them off.

@@ -62,6 +62,19 @@ def test_one_pool_process_per_gpu_unless_told_a_multiple():
         command.plan_gpus("0,1", settings, 3)
 
 
+def test_slot_gives_honchos_worker_n_the_gpu_n_minus_1():
+    settings = Settings(gpu_inventory=json.dumps(FAKE_GPUS))
+    chosen, size = command.plan_gpus("slot", settings, None, {"HONCHO_PROCESS_NAME": "worker.3"})
+    assert [g.index for g in chosen] == [2] and size == 1
+    assert [g.index for g in command.plan_gpus("slot", settings.replace(worker_slot="0"), None, {})[0]] == [0]
+
+
+def test_slot_past_the_last_gpu_is_refused():
+    with pytest.raises(gpus.GPUSpecError, match="slot 4"):
+        command.plan_gpus("slot", Settings(gpu_inventory=json.dumps(FAKE_GPUS)), None,
+                          {"HONCHO_PROCESS_NAME": "worker.5"})
+
+
 def test_nvml_on_a_host_without_a_driver_finds_no_gpu_and_says_why():
     found, reason = gpus.from_nvml()
     if found:

@@ -1,5 +1,6 @@
-"""The Procfile scales by process count: `honcho start -c worker=2` runs two distinct workers."""
+"""The Procfile scales by process count: `honcho start -c worker=2` runs two workers, one per GPU."""
 import concurrent.futures as cf
+import json
 import os
 import signal
 import socket
@@ -10,16 +11,17 @@ import pytest
 import requests
 from redis import Redis
 
-from tests.conftest import ROOT, SPARE_DB, free_port, wait_until, with_db
+from tests.conftest import FAKE_GPUS, ROOT, SPARE_DB, free_port, wait_until, with_db
 
 
 @pytest.fixture(scope="module")
 def fleet(settings, tmp_path_factory):
-    """web plus two workers (one pool process each) from the Procfile, on the spare database."""
+    """web plus two workers from the Procfile on a two-GPU host (JOBGATE_GPUS=slot), on the spare database."""
     web = free_port()
     env = dict(os.environ, REDIS_URL=with_db(settings.redis_url, SPARE_DB), JOBGATE_API_KEYS="dev",
-               JOBGATE_PORT=str(web), JOBGATE_WEB_WORKERS="1", JOBGATE_WORKER_ARGS="-e echo -c 1",
-               PORT=str(free_port()), JOBGATE_HEARTBEAT_S="1",
+               JOBGATE_PORT=str(web), JOBGATE_WEB_WORKERS="1", JOBGATE_WORKER_ARGS="-e echo",
+               PORT=str(free_port()), JOBGATE_HEARTBEAT_S="1", JOBGATE_GPUS="slot",
+               JOBGATE_GPU_INVENTORY=json.dumps(FAKE_GPUS[:2]),
                PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     for name in ("JOBGATE_ENDPOINTS_FILE", "JOBGATE_WORKER_METRICS_PORT"):
         env.pop(name, None)
@@ -53,6 +55,11 @@ def fleet(settings, tmp_path_factory):
 def test_each_procfile_worker_has_its_own_node_name(fleet):
     host = socket.gethostname()
     assert sorted(w["node"] for w in fleet["workers"]) == [f"jobgate-worker.1@{host}", f"jobgate-worker.2@{host}"]
+
+
+def test_each_procfile_worker_takes_the_gpu_of_its_slot(fleet):
+    gpus = {w["node"].split("@")[0]: w["gpu"]["index"] for w in fleet["workers"]}
+    assert gpus == {"jobgate-worker.1": 0, "jobgate-worker.2": 1}
 
 
 def test_each_procfile_worker_serves_metrics_on_its_own_port(fleet):

@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import uuid
-from typing import Any
+from typing import Any, Mapping
 
 from app.endpoints import Registry
 from app.settings import Settings
@@ -25,7 +25,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                         "'concurrency' of the served endpoints)")
     p.add_argument("--gpus", default=None,
                    help="'all' or GPU indexes such as 0,1,2,3: one pool process per GPU, each seeing "
-                        "only its own (default: JOBGATE_GPUS; none: no pinning)")
+                        "only its own; 'slot': the one GPU of this worker's slot (honcho's worker.N "
+                        "takes GPU N-1) (default: JOBGATE_GPUS; none: no pinning)")
     p.add_argument("--name", "-n", default=None,
                    help="Celery node name (default: jobgate-<honcho process or random id>@<host>)")
     p.add_argument("--metrics-port", type=int, default=None,
@@ -43,11 +44,27 @@ def node_name(explicit: str | None) -> str:
     return (explicit or f"jobgate-{slot}@%h").replace("%h", socket.gethostname())
 
 
-def plan_gpus(spec: str, settings: Settings, concurrency: int | None) -> tuple[list[gpus.GPU], int | None]:
+def worker_slot(settings: Settings, environ: Mapping[str, str]) -> int:
+    """This worker's 0-based place among its siblings: JOBGATE_WORKER_SLOT, or honcho's worker.N."""
+    raw = settings.worker_slot or None
+    if raw is None and environ.get("HONCHO_PROCESS_NAME"):
+        raw = str(int(environ["HONCHO_PROCESS_NAME"].rpartition(".")[2]) - 1)
+    if raw is None or not raw.isdigit():
+        raise gpus.GPUSpecError("--gpus slot needs JOBGATE_WORKER_SLOT (0, 1, ...) or honcho's worker.N")
+    return int(raw)
+
+
+def plan_gpus(spec: str, settings: Settings, concurrency: int | None,
+              environ: Mapping[str, str] = os.environ) -> tuple[list[gpus.GPU], int | None]:
     """The GPUs to pin and the pool size; no GPUs when ``spec`` is empty or finds none."""
     if not spec:
         return [], concurrency
     found, reason = gpus.inventory(settings.gpu_inventory)
+    if spec.strip() == "slot":
+        slot = worker_slot(settings, environ)
+        if found and slot >= len(found):
+            raise gpus.GPUSpecError(f"--gpus slot: slot {slot} but {len(found)} GPU(s) on this host")
+        spec = str(found[slot].index) if found else "all"
     chosen = gpus.select(spec, found)
     if not chosen:
         log.warning("--gpus %s: no GPU found (%s); running on the CPU", spec, reason,
