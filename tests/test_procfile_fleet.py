@@ -2,6 +2,7 @@
 import concurrent.futures as cf
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,13 +15,31 @@ from redis import Redis
 from tests.conftest import FAKE_GPUS, ROOT, SPARE_DB, free_port, wait_until, with_db
 
 
+def honcho_base_port() -> int:
+    """A base for honcho's $PORT whose worker ports (base+100, base+101: web is listed first) are free."""
+    for _ in range(50):
+        base = random.randrange(20_000, 60_000)
+        if all(bindable(base + offset) for offset in (0, 100, 101)):
+            return base
+    pytest.fail("no free ports")
+
+
+def bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+            return True
+        except OSError:
+            return False
+
+
 @pytest.fixture(scope="module")
 def fleet(settings, tmp_path_factory):
     """web plus two workers from the Procfile on a two-GPU host (JOBGATE_GPUS=slot), on the spare database."""
     web = free_port()
     env = dict(os.environ, REDIS_URL=with_db(settings.redis_url, SPARE_DB), JOBGATE_API_KEYS="dev",
                JOBGATE_PORT=str(web), JOBGATE_WEB_WORKERS="1", JOBGATE_WORKER_ARGS="-e echo",
-               PORT=str(free_port()), JOBGATE_HEARTBEAT_S="1", JOBGATE_GPUS="slot",
+               PORT=str(honcho_base_port()), JOBGATE_HEARTBEAT_S="1", JOBGATE_GPUS="slot",
                JOBGATE_GPU_INVENTORY=json.dumps(FAKE_GPUS[:2]),
                PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     for name in ("JOBGATE_ENDPOINTS_FILE", "JOBGATE_WORKER_METRICS_PORT"):
