@@ -1,5 +1,6 @@
 """GET /metrics: the fleet in Prometheus's format, the same from every gateway process; workers' own."""
 import concurrent.futures as cf
+import os
 
 import pytest
 import requests
@@ -109,8 +110,25 @@ def test_a_worker_serves_its_own_metrics_summed_over_its_pool_processes(api, pin
     for _ in range(2):
         assert api.post("/v2/gpu-env/runsync", json={"input": {}}).get_json()["status"] == "COMPLETED"
     url = f"http://127.0.0.1:{pinned_worker['metrics_port']}/metrics"
-    s = parse(requests.get(url, timeout=5).text)
-    assert value(s, "jobgate_worker_jobs_total", endpoint="gpu-env", status="COMPLETED") >= 2
-    assert value(s, "jobgate_worker_job_execution_seconds_count", endpoint="gpu-env") >= 2
-    gpus = {dict(labels)["gpu"] for (name, labels) in s if name == "jobgate_worker_process_info"}
-    assert gpus == {"1", "3"}
+
+    def counted():
+        # A job's status is recorded a moment before the worker counts it, and a pool process
+        # that has just exited is replaced a moment later.
+        s = parse(requests.get(url, timeout=5).text)
+        gpus = {dict(labels)["gpu"] for (name, labels) in s if name == "jobgate_worker_process_info"}
+        return (value(s, "jobgate_worker_jobs_total", endpoint="gpu-env", status="COMPLETED") >= 2
+                and value(s, "jobgate_worker_job_execution_seconds_count", endpoint="gpu-env") >= 2
+                and gpus == {"1", "3"})
+
+    assert wait_until(counted, 10)
+
+
+def test_live_gauges_of_pool_processes_that_died_unannounced_are_dropped(tmp_path, monkeypatch):
+    from workers import telemetry
+
+    dead, alive = tmp_path / "gauge_livesum_999999999.db", tmp_path / f"gauge_livesum_{os.getpid()}.db"
+    dead.touch()
+    alive.touch()
+    monkeypatch.setenv(telemetry.MULTIPROC_ENV, str(tmp_path))
+    telemetry.sweep_dead_processes()
+    assert not dead.exists() and alive.exists()

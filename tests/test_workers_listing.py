@@ -12,7 +12,9 @@ def listing(api, endpoint):
 
 
 def test_workers_lists_each_pool_process_with_host_gpu_state_and_heartbeat(api, pinned_worker):
-    workers = listing(api, "gpu-env")
+    # Its pool processes are replaced after each job: wait for both to be back and idle.
+    workers = wait_until(lambda: (ws := listing(api, "gpu-env")) and len(ws) == 2
+                         and all(w["state"] == "idle" for w in ws) and ws, 10)
     assert [w["id"].rsplit("-", 1)[1] for w in workers] == ["0", "1"]
     assert [(w["gpu"]["index"], w["gpu"]["name"], w["gpu"]["memoryMb"]) for w in workers] == [
         (i, f"Fake GPU {i}", 1000 * (i + 1)) for i in PINNED_GPUS]

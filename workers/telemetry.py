@@ -7,6 +7,7 @@ Fleet-wide numbers (queue depth, every job's outcome) are the gateway's ``/metri
 from __future__ import annotations
 
 import atexit
+import glob
 import logging
 import os
 import shutil
@@ -64,6 +65,23 @@ def serve(port: int, host: str = "0.0.0.0") -> int:
     return port
 
 
+def sweep_dead_processes() -> None:
+    """Drop the live gauges of pool processes that died without a shutdown (hard time limit, OOM)."""
+    from prometheus_client import multiprocess
+
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        pid = int(path.rsplit("_", 1)[1].split(".")[0])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
 class JobObserver:
     """Hooks Celery's task signals: binds each job's log fields, logs it, counts and times it."""
 
@@ -87,6 +105,7 @@ class JobObserver:
         task_postrun.connect(self._postrun, weak=False)
 
         def on_process_init(**_: Any) -> None:
+            sweep_dead_processes()
             worker = process.current(celery.jobgate)  # type: ignore[attr-defined]
             gpu = worker.gpu
             self.processes.labels(worker.id, "" if gpu is None else str(gpu.index),
