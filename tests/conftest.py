@@ -25,7 +25,8 @@ API_KEY = "test-key"
 # Redis databases of this test run: one for the session, a spare for tests that start their own stack.
 TEST_DB = int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13"))
 SPARE_DB = int(os.environ.get("JOBGATE_TEST_SPARE_DB", str(TEST_DB + 1)))
-SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken"]
+SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken", "echo-openai", "slow-openai",
+          "vllm-style"]
 
 
 def with_db(url: str, db: int) -> str:
