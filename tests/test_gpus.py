@@ -127,3 +127,8 @@ def test_gpus_all_on_a_host_without_gpus_runs_on_the_cpu_and_says_so(api, settin
     finally:
         stop(proc)
         wait_until(lambda: not redis.keys("jg:worker:cpu@*"), 10)
+
+
+def test_slot_without_a_slot_is_refused():
+    with pytest.raises(gpus.GPUSpecError, match="JOBGATE_WORKER_SLOT"):
+        command.plan_gpus("slot", Settings(gpu_inventory=json.dumps(FAKE_GPUS)), None, {})

@@ -46,10 +46,11 @@ def node_name(explicit: str | None) -> str:
 
 def worker_slot(settings: Settings, environ: Mapping[str, str]) -> int:
     """This worker's 0-based place among its siblings: JOBGATE_WORKER_SLOT, or honcho's worker.N."""
-    raw = settings.worker_slot or None
-    if raw is None and environ.get("HONCHO_PROCESS_NAME"):
-        raw = str(int(environ["HONCHO_PROCESS_NAME"].rpartition(".")[2]) - 1)
-    if raw is None or not raw.isdigit():
+    raw = settings.worker_slot
+    if not raw:
+        number = environ.get("HONCHO_PROCESS_NAME", "").rpartition(".")[2]
+        raw = str(int(number) - 1) if number.isdigit() and int(number) > 0 else ""
+    if not raw.isdigit():
         raise gpus.GPUSpecError("--gpus slot needs JOBGATE_WORKER_SLOT (0, 1, ...) or honcho's worker.N")
     return int(raw)
 
@@ -88,7 +89,10 @@ def run_worker(args: argparse.Namespace) -> int:
 
     from app import logs
 
-    logs.configure(settings.log_format, args.loglevel or settings.log_level)
+    try:
+        logs.configure(settings.log_format, args.loglevel or settings.log_level)
+    except ValueError as exc:
+        raise SystemExit(f"jobgate worker: {exc}") from None
 
     def keep_our_logging(**_: Any) -> None:
         """Connected, so Celery leaves logging as configured above."""
