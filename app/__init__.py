@@ -63,7 +63,11 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(routes.blp)
-    app.extensions["jobgate"] = Gateway(settings, registry, celery)
+    gateway = app.extensions["jobgate"] = Gateway(settings, registry, celery)
+
+    @app.before_request
+    def start_reaper() -> None:
+        gateway.reaper.ensure_running()  # once per process (gunicorn also starts it at boot)
 
     @app.before_request
     def authenticate() -> None:

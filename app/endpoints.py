@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from .settings import DEFAULT_EXECUTION_TIMEOUT_MS
+from .settings import DEFAULT_EXECUTION_TIMEOUT_MS, MAX_EXECUTION_TIMEOUT_MS, ConfigError
 
 ENDPOINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 QUEUE_PREFIX = "jobgate."
 
 
-class EndpointConfigError(ValueError):
+class EndpointConfigError(ConfigError):
     """The endpoints file is missing, malformed or inconsistent."""
 
 
@@ -28,6 +28,12 @@ class Endpoint:
     workers_max: int = 1
     concurrency: int = 1
     max_queue: int | None = None
+    # The longest policy.executionTimeout a job may ask for here.
+    max_execution_timeout_ms: int = MAX_EXECUTION_TIMEOUT_MS
+    # Pool process recycling (Celery's limits), against handlers that leak memory:
+    # a process is replaced after this many jobs, or after a job leaves it above this RSS (KiB).
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -40,7 +46,9 @@ class Endpoint:
         return self.max_queue if self.max_queue is not None else max(50, self.workers_max * 500)
 
 
-_KNOWN = {"handler", "execution_timeout_ms", "workers_max", "concurrency", "max_queue"}
+_INTS = ("execution_timeout_ms", "workers_max", "concurrency", "max_queue", "max_execution_timeout_ms",
+         "max_tasks_per_child", "max_memory_per_child")
+_KNOWN = {"handler", *_INTS}
 
 
 def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path) -> Endpoint:
@@ -49,14 +57,19 @@ def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path) -> Endpoint:
     if not isinstance(table, Mapping) or not isinstance(table.get("handler"), str):
         raise EndpointConfigError(f"[endpoints.{eid}] needs handler = \"module:function\"")
     ints = {}
-    for name in ("execution_timeout_ms", "workers_max", "concurrency", "max_queue"):
+    for name in _INTS:
         if name in table:
             value = table[name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise EndpointConfigError(f"[endpoints.{eid}] {name} must be a positive integer")
             ints[name] = value
-    if not 5_000 <= ints.get("execution_timeout_ms", DEFAULT_EXECUTION_TIMEOUT_MS) <= 7 * 86_400_000:
-        raise EndpointConfigError(f"[endpoints.{eid}] execution_timeout_ms must be 5 s to 7 days")
+    for name, default in (("execution_timeout_ms", DEFAULT_EXECUTION_TIMEOUT_MS),
+                          ("max_execution_timeout_ms", MAX_EXECUTION_TIMEOUT_MS)):
+        if not 5_000 <= ints.get(name, default) <= MAX_EXECUTION_TIMEOUT_MS:
+            raise EndpointConfigError(f"[endpoints.{eid}] {name} must be 5 s to 7 days")
+    if ints.get("execution_timeout_ms", DEFAULT_EXECUTION_TIMEOUT_MS) > ints.get(
+            "max_execution_timeout_ms", MAX_EXECUTION_TIMEOUT_MS):
+        raise EndpointConfigError(f"[endpoints.{eid}] execution_timeout_ms is above max_execution_timeout_ms")
     options = {k: v for k, v in table.items() if k not in _KNOWN}
     return Endpoint(id=eid, handler=table["handler"], base_dir=base_dir, options=options, **ints)
 
@@ -100,4 +113,5 @@ class Registry:
 
     @property
     def max_execution_timeout_ms(self) -> int:
-        return max(e.execution_timeout_ms for e in self)
+        """The longest execution timeout any job of these endpoints may get."""
+        return max(e.max_execution_timeout_ms for e in self)

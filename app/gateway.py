@@ -4,12 +4,15 @@ from __future__ import annotations
 import time
 
 from celery import Celery
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .dispatch import Dispatcher
 from .endpoints import Endpoint, Registry
 from .errors import NotFound
 from .fleet import Fleet
 from .jobstore import Job, JobStore
+from .reaper import Reaper
 from .settings import Settings
 from .waiter import CompletionWaiter
 
@@ -27,6 +30,7 @@ class Gateway:
         self.fleet: Fleet = ctx.fleet
         self.dispatcher = Dispatcher(celery, self.store, max(1, settings.redis_max_connections // 2))
         self.waiter = CompletionWaiter(self.redis, self.store.keys.done_channel)
+        self.reaper = Reaper(settings, registry, self.dispatcher, self.fleet)
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         endpoint = self.registry.get(endpoint_id)
@@ -39,7 +43,14 @@ class Gateway:
         deadline = time.monotonic() + wait_ms / 1000
         with self.waiter.watch(job_id) as changed:
             while True:
-                job = self.store.get(job_id)
+                try:
+                    job = self.store.get(job_id)
+                except (RedisConnectionError, RedisTimeoutError):
+                    # Redis is restarting: hold the caller (the job runs on) until the wait ends.
+                    if time.monotonic() >= deadline:
+                        raise
+                    changed.wait(min(1.0, deadline - time.monotonic()))
+                    continue
                 if job is None:
                     raise NotFound(f"job {job_id} not found (unknown, purged or expired)")
                 remaining = deadline - time.monotonic()

@@ -40,3 +40,11 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """Hash: one worker's heartbeat (state, current job, host, GPU)."""
         return f"{self.prefix}:worker:{worker_id}"
+
+    def reaper_lock(self) -> str:
+        """String: held by the gateway process doing this interval's reaper pass."""
+        return f"{self.prefix}:reaper:lock"
+
+    def reaper_suspects(self) -> str:
+        """Hash: running jobs whose worker looked gone, with when that was first seen."""
+        return f"{self.prefix}:reaper:suspects"

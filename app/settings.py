@@ -16,11 +16,23 @@ DEFAULT_RESULT_TTL_SYNC_S = 60
 DEFAULT_HEALTH_WINDOW_S = 30 * 60
 DEFAULT_JOB_TTL_MS = 24 * 3600 * 1000
 DEFAULT_EXECUTION_TIMEOUT_MS = 600_000
+# The longest execution timeout anything may ask for (RunPod's policy.executionTimeout cap).
+MAX_EXECUTION_TIMEOUT_MS = 7 * 86_400_000
 DEFAULT_RUNSYNC_WAIT_MS = 90_000
 DEFAULT_HEARTBEAT_S = 5
 DEFAULT_KEY_PREFIX = "jg"
+# Handler runs a job may get when its worker keeps dying under it.
+DEFAULT_MAX_DELIVERIES = 3
+# How long SIGTERM lets a worker's running jobs go on before they are requeued.
+DEFAULT_WORKER_GRACE_S = 30
+# How often the gateway looks for running jobs whose worker is gone (0: never).
+DEFAULT_REAPER_INTERVAL_S = 10
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
+
+
+class ConfigError(ValueError):
+    """The settings or the endpoints file cannot work together; the process refuses to start."""
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -43,6 +55,11 @@ class Settings:
     key_prefix: str = DEFAULT_KEY_PREFIX
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     log_level: str = "INFO"
+    max_deliveries: int = DEFAULT_MAX_DELIVERIES
+    worker_grace_s: int = DEFAULT_WORKER_GRACE_S
+    reaper_interval_s: int = DEFAULT_REAPER_INTERVAL_S
+    # 0: derived from the endpoints (the least that keeps a running job from being run twice).
+    visibility_timeout_s: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

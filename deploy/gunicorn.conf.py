@@ -14,3 +14,10 @@ keepalive = 75
 accesslog = "-" if os.environ.get("JOBGATE_ACCESS_LOG") else None
 errorlog = "-"
 loglevel = os.environ.get("JOBGATE_LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker):
+    """Start the process's reaper at boot rather than on its first request."""
+    gateway = getattr(worker.wsgi, "extensions", {}).get("jobgate")
+    if gateway is not None:
+        gateway.reaper.ensure_running()

@@ -5,8 +5,9 @@ import argparse
 import os
 import socket
 import uuid
+from typing import Iterable
 
-from app.endpoints import Registry
+from app.endpoints import Endpoint, Registry
 from app.settings import Settings
 
 
@@ -21,6 +22,19 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     p.set_defaults(func=run_worker)
 
 
+def pool_limits(endpoints: Iterable[Endpoint]) -> list[str]:
+    """Celery's process-recycling options for a worker serving ``endpoints``: the strictest
+    ``max_tasks_per_child`` / ``max_memory_per_child`` (KiB) any of them sets."""
+    endpoints = list(endpoints)
+    args: list[str] = []
+    for option, attr in (("--max-tasks-per-child", "max_tasks_per_child"),
+                         ("--max-memory-per-child", "max_memory_per_child")):
+        values = [getattr(e, attr) for e in endpoints if getattr(e, attr) is not None]
+        if values:
+            args += [option, str(min(values))]
+    return args
+
+
 def run_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     registry = Registry.load(settings.endpoints_file)
@@ -32,13 +46,19 @@ def run_worker(args: argparse.Namespace) -> int:
     # Pool processes read these to name themselves and to know what they serve.
     os.environ["JOBGATE_WORKER_NAME"] = name
     os.environ["JOBGATE_WORKER_ENDPOINTS"] = ",".join(ids)
+    # SIGTERM starts Celery's cold shutdown, whose soft phase lets running jobs go on for
+    # JOBGATE_WORKER_GRACE_S and then requeues them (a plain warm shutdown would wait forever).
+    # Pool processes then ignore SIGTERM, so one sent to the whole process group (systemd,
+    # honcho) does not kill running jobs either. Read by billiard at import: set it first.
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from .celery_app import make_celery
 
-    celery = make_celery(settings, registry)
+    celery = make_celery(settings, registry, worker=True)
     concurrency = args.concurrency or max(registry[e].concurrency for e in ids)
     celery.worker_main([
         "worker", "-Q", ",".join(registry[e].queue for e in ids), "-n", name,
         "-c", str(concurrency), "--pool", "prefork", "-E",
         "--loglevel", args.loglevel or settings.log_level,
+        *pool_limits(registry[e] for e in ids),
     ])
     return 0

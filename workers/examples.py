@@ -1,16 +1,21 @@
 """Example handlers shipped with jobgate, served as the ``echo`` and ``echo-stream`` endpoints."""
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any, Iterator
 
 
 def echo(job: dict[str, Any]) -> dict[str, Any]:
-    """Return the input; ``sleep`` (s) waits first, ``fail`` (str) raises RuntimeError."""
+    """Return the input; ``sleep`` (s) waits first, ``fail`` (str) raises RuntimeError,
+    ``crash`` (true) then kills this process outright, as an OOM kill or a segfault would."""
     data = job["input"]
     params = data if isinstance(data, dict) else {}
     if params.get("sleep"):
         time.sleep(float(params["sleep"]))
+    if params.get("crash"):
+        os.kill(os.getpid(), signal.SIGKILL)
     if params.get("fail"):
         raise RuntimeError(str(params["fail"]))
     return {"echo": data}
