@@ -67,8 +67,10 @@ def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path) -> Endpoint:
                           ("max_execution_timeout_ms", MAX_EXECUTION_TIMEOUT_MS)):
         if not 5_000 <= ints.get(name, default) <= MAX_EXECUTION_TIMEOUT_MS:
             raise EndpointConfigError(f"[endpoints.{eid}] {name} must be 5 s to 7 days")
-    if ints.get("execution_timeout_ms", DEFAULT_EXECUTION_TIMEOUT_MS) > ints.get(
-            "max_execution_timeout_ms", MAX_EXECUTION_TIMEOUT_MS):
+    cap = ints.get("max_execution_timeout_ms", MAX_EXECUTION_TIMEOUT_MS)
+    if "execution_timeout_ms" not in ints:
+        ints["execution_timeout_ms"] = min(DEFAULT_EXECUTION_TIMEOUT_MS, cap)
+    elif ints["execution_timeout_ms"] > cap:
         raise EndpointConfigError(f"[endpoints.{eid}] execution_timeout_ms is above max_execution_timeout_ms")
     options = {k: v for k, v in table.items() if k not in _KNOWN}
     return Endpoint(id=eid, handler=table["handler"], base_dir=base_dir, options=options, **ints)
