@@ -6,8 +6,9 @@ every gateway process runs this loop; one of them per interval (a Redis lock) lo
 endpoints' running jobs and suspects a job whose worker's heartbeat has expired, or whose
 worker says it runs something else. A suspicion held for three heartbeats (so a Redis
 restart, after which live workers beat again, is no false alarm) is acted on: the job's
-message goes back to the front of its queue (kombu's own restore) and its record back to
-IN_QUEUE. Its next run counts against JOBGATE_MAX_DELIVERIES like any other redelivery.
+record goes back to IN_QUEUE, and its message to the head of its queue (kombu's own restore
+of the unacknowledged copy; a new one if it is neither held nor queued, as when a copy was
+dropped as a duplicate). Its next run counts against JOBGATE_MAX_DELIVERIES like any other.
 
 The gateway, not Celery beat, runs it: a beat task would wait in a queue behind the very
 jobs it is meant to rescue (GPU workers run one job at a time), and would need one more

@@ -102,6 +102,7 @@ class Stack:
         assert self.gateway is not None
         _killpg(self.gateway, signal.SIGKILL)
         self.gateway.wait(10)
+        self.http = requests.Session()  # its kept-alive connections died with it
 
     # -- workers ---------------------------------------------------------------
     def start_worker(self, name: str, endpoints: Iterable[str], concurrency: int = 1,

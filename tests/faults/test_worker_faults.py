@@ -4,7 +4,7 @@ import signal
 import time
 
 from tests.conftest import wait_until
-from tests.faults.conftest import counts, report, since
+from tests.faults.conftest import H, counts, report, since
 
 
 def test_a_job_whose_pool_process_is_killed_is_delivered_again_and_completes(stack):
@@ -79,3 +79,15 @@ def test_a_leaking_handler_is_contained_by_max_memory_per_child(stack):
     pid_after = stack.wait_ended("leaky", [second], 60)[second]["output"]
     assert pid_after != pid_before  # the bloated process was replaced after its job
     assert stack.workers["w"].poll() is None
+    report("handler leaks 200 MB (max_memory_per_child 150 MB)", submitted=2, completed=2, failed=0,
+           lost=0, process_replaced=True)
+
+
+def test_cancel_still_stops_a_running_job_though_pool_processes_ignore_sigterm(stack):
+    stack.start_worker("w", ["echo"])
+    job_id = stack.run("echo", {"sleep": 30})
+    assert wait_until(lambda: stack.running("w").get(job_id), 30)
+    r = stack.http.post(f"{stack.url}/v2/echo/cancel/{job_id}", headers=H, timeout=10)
+    assert r.json()["status"] == "CANCELLED"
+    assert wait_until(lambda: not stack.running("w"), 15)  # the handler was stopped, not waited for
+    assert stack.status("echo", job_id)["status"] == "CANCELLED"
