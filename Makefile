@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test test-faults bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: venv
 test: venv
 	$(BIN)/jobgate redis --ensure
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Only the fault tests (they are part of `make test` too): figures in var/fault-figures.txt.
+test-faults: venv
+	$(BIN)/jobgate redis --ensure
+	$(BIN)/python -m pytest -m faults -s $(PYTEST_ARGS) tests/faults
 
 bench: venv
 	$(BIN)/jobgate redis --ensure

@@ -92,7 +92,12 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(metrics.blueprint)
     app.add_url_rule(DOCS_ASSETS + "<path:filename>", "docs_assets",
                      lambda filename: send_from_directory(swagger_ui_bundle.swagger_ui_path, filename))
-    app.extensions["jobgate"] = Gateway(settings, registry, celery)
+    gateway = app.extensions["jobgate"] = Gateway(settings, registry, celery)
+
+    @app.before_request
+    def start_reaper() -> None:
+        gateway.reaper.ensure_running()  # once per process (gunicorn also starts it at boot)
+
     admission.install(app)
 
     app.register_error_handler(JobgateError, _error_response)

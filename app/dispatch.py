@@ -15,7 +15,7 @@ from workers.stopper import STOP_SIGNAL_NAME
 from workers.tasks import time_limits
 
 from .endpoints import Endpoint
-from .errors import ServiceUnavailable
+from .errors import BadRequest, ServiceUnavailable
 from .jobstore import Job, JobStore
 from .states import JobStatus
 
@@ -35,10 +35,17 @@ class Dispatcher:
     def submit(self, endpoint: Endpoint, body: Mapping[str, Any], *, sync: bool) -> Job:
         """Record a job as IN_QUEUE, then queue it on the endpoint's Celery queue."""
         policy = body.get("policy") or {}
+        timeout_ms = policy.get("executionTimeout") or endpoint.execution_timeout_ms
+        if timeout_ms > endpoint.max_execution_timeout_ms:
+            # The broker's visibility timeout is derived from this cap (workers/celery_app.py).
+            raise BadRequest(f"policy.executionTimeout is above this endpoint's limit of "
+                             f"{endpoint.max_execution_timeout_ms} ms",
+                             errors={"policy": {"executionTimeout": [
+                                 f"at most {endpoint.max_execution_timeout_ms} on this endpoint"]}})
         extra = {"s3Config": body["s3Config"]} if body.get("s3Config") else None
         job = self.store.create(
             endpoint.id, body["input"], sync=sync, webhook=body.get("webhook"),
-            execution_timeout_ms=policy.get("executionTimeout") or endpoint.execution_timeout_ms,
+            execution_timeout_ms=timeout_ms,
             ttl_ms=policy.get("ttl"), low_priority=bool(policy.get("lowPriority")), extra=extra)
         self.send(endpoint, job)
         log.info("job submitted (%s)", job.mode,

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from .ratelimit import DEFAULT_LIMITS, UNLISTED, OperationLimit, parse_limits
-from .settings import DEFAULT_EXECUTION_TIMEOUT_MS
+from .settings import DEFAULT_EXECUTION_TIMEOUT_MS, MAX_EXECUTION_TIMEOUT_MS, ConfigError
 
 ENDPOINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 QUEUE_PREFIX = "jobgate."
 
 
-class EndpointConfigError(ValueError):
+class EndpointConfigError(ConfigError):
     """The endpoints file is missing, malformed or inconsistent."""
 
 
@@ -30,6 +30,12 @@ class Endpoint:
     concurrency: int = 1
     max_queue: int | None = None
     limits: Mapping[str, OperationLimit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    # The longest policy.executionTimeout a job may ask for here.
+    max_execution_timeout_ms: int = MAX_EXECUTION_TIMEOUT_MS
+    # Pool process recycling (Celery's limits), against handlers that leak memory:
+    # a process is replaced after this many jobs, or after a job leaves it above this RSS (KiB).
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -45,8 +51,9 @@ class Endpoint:
         """Rate, concurrency and body limits of one operation (view name) on this endpoint."""
         return self.limits.get(operation, UNLISTED)
 
-
-_KNOWN = {"handler", "execution_timeout_ms", "workers_max", "concurrency", "max_queue", "limits"}
+_INTS = ("execution_timeout_ms", "workers_max", "concurrency", "max_queue", "max_execution_timeout_ms",
+         "max_tasks_per_child", "max_memory_per_child")
+_KNOWN = {"handler", "limits", *_INTS}
 
 
 def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path) -> Endpoint:
@@ -55,14 +62,21 @@ def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path) -> Endpoint:
     if not isinstance(table, Mapping) or not isinstance(table.get("handler"), str):
         raise EndpointConfigError(f"[endpoints.{eid}] needs handler = \"module:function\"")
     ints = {}
-    for name in ("execution_timeout_ms", "workers_max", "concurrency", "max_queue"):
+    for name in _INTS:
         if name in table:
             value = table[name]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise EndpointConfigError(f"[endpoints.{eid}] {name} must be a positive integer")
             ints[name] = value
-    if not 5_000 <= ints.get("execution_timeout_ms", DEFAULT_EXECUTION_TIMEOUT_MS) <= 7 * 86_400_000:
-        raise EndpointConfigError(f"[endpoints.{eid}] execution_timeout_ms must be 5 s to 7 days")
+    for name, default in (("execution_timeout_ms", DEFAULT_EXECUTION_TIMEOUT_MS),
+                          ("max_execution_timeout_ms", MAX_EXECUTION_TIMEOUT_MS)):
+        if not 5_000 <= ints.get(name, default) <= MAX_EXECUTION_TIMEOUT_MS:
+            raise EndpointConfigError(f"[endpoints.{eid}] {name} must be 5 s to 7 days")
+    cap = ints.get("max_execution_timeout_ms", MAX_EXECUTION_TIMEOUT_MS)
+    if "execution_timeout_ms" not in ints:
+        ints["execution_timeout_ms"] = min(DEFAULT_EXECUTION_TIMEOUT_MS, cap)
+    elif ints["execution_timeout_ms"] > cap:
+        raise EndpointConfigError(f"[endpoints.{eid}] execution_timeout_ms is above max_execution_timeout_ms")
     try:
         limits = parse_limits(table.get("limits"), f"[endpoints.{eid}.limits]")
     except ValueError as exc:
@@ -111,4 +125,5 @@ class Registry:
 
     @property
     def max_execution_timeout_ms(self) -> int:
-        return max(e.execution_timeout_ms for e in self)
+        """The longest execution timeout any job of these endpoints may get."""
+        return max(e.max_execution_timeout_ms for e in self)

@@ -58,6 +58,15 @@ class Fleet:
             pipe.zrem(self.keys.workers(eid), worker_id)
         pipe.execute()
 
+    def running_jobs(self, worker_ids: Iterable[str]) -> dict[str, str | None]:
+        """The job each worker says it runs ("" when idle), or None when its heartbeat is gone."""
+        ids = list(dict.fromkeys(worker_ids))
+        pipe = self.redis.pipeline(transaction=False)
+        for wid in ids:
+            pipe.hmget(self.keys.worker(wid), "job", "state")
+        return {wid: (job or "") if state is not None else None
+                for wid, (job, state) in zip(ids, pipe.execute())}
+
     def workers(self, endpoint: str, at_ms: int) -> list[dict[str, str]]:
         """Live workers of an endpoint, each as its heartbeat hash plus ``id``."""
         ids = self.redis.zrangebyscore(self.keys.workers(endpoint), at_ms - self.ttl_s * 1000, "+inf")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 
 from celery import Celery
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .apikeys import KeyStore
 from .dispatch import Dispatcher
@@ -13,6 +15,7 @@ from .fleet import Fleet
 from .jobstore import Job, JobStore
 from .metrics import JobMetrics
 from .ratelimit import Limiter
+from .reaper import Reaper
 from .settings import Settings
 from .waiter import CompletionWaiter
 
@@ -34,6 +37,7 @@ class Gateway:
                                        self.store.keys.chunk_channel)
         self.limiter = Limiter(self.redis, self.store.keys)
         self.apikeys = KeyStore(self.redis, self.store.keys)
+        self.reaper = Reaper(settings, registry, self.dispatcher, self.fleet)
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         endpoint = self.registry.get(endpoint_id)
@@ -46,7 +50,14 @@ class Gateway:
         deadline = time.monotonic() + wait_ms / 1000
         with self.waiter.watch(job_id) as changed:
             while True:
-                job = self.store.get(job_id)
+                try:
+                    job = self.store.get(job_id)
+                except (RedisConnectionError, RedisTimeoutError):
+                    # Redis is restarting: hold the caller (the job runs on) until the wait ends.
+                    if time.monotonic() >= deadline:
+                        raise
+                    changed.wait(min(1.0, deadline - time.monotonic()))
+                    continue
                 if job is None:
                     raise NotFound(f"job {job_id} not found (unknown, purged or expired)")
                 remaining = deadline - time.monotonic()

@@ -136,6 +136,16 @@ def _pairs(h: list[str]) -> dict[str, str]:
     return dict(zip(h[::2], h[1::2]))
 
 
+class NotStarted(Exception):
+    """A delivered job that must not run: ``reason`` is RUNNING (its worker is alive and still
+    running it: a duplicate delivery) or EXHAUSTED (it has had its bound of runs)."""
+
+    def __init__(self, reason: str, job: "Job"):
+        super().__init__(f"job {job.id} not started: {reason}")
+        self.reason = reason
+        self.job = job
+
+
 class JobStore:
     """Reads and changes job records; all writes are atomic scripts with expiries."""
 
@@ -158,6 +168,7 @@ class JobStore:
         self._webhook_status = redis.register_script(scripts.WEBHOOK_STATUS)
         self._list = redis.register_script(scripts.LIST)
         self.metrics = JobMetrics(redis, self.keys)
+        self._requeue = redis.register_script(scripts.REQUEUE)
 
     # -- stats buckets -----------------------------------------------------
     def _bucket_key(self, endpoint: str, at_ms: int) -> str:
@@ -352,21 +363,24 @@ class JobStore:
 
     # -- worker side -----------------------------------------------------------
     def start(self, job_id: str, endpoint: str, worker_id: str,
-              hard_limit_ms: int) -> tuple[JobStatus | None, Job | None]:
+              hard_limit_ms: int, max_deliveries: int = 0) -> tuple[JobStatus | None, Job | None]:
         """Take a job for running: (previous status, job), or (None, None) when it is gone.
 
         The job only moves to IN_PROGRESS from IN_QUEUE or IN_PROGRESS (a redelivery);
-        any other previous status means it must not run.
+        any other previous status means it must not run. Raises NotStarted when its worker
+        still runs it, or when it has been started ``max_deliveries`` times (0: no bound).
         """
         k, at = self.keys, now_ms()
         res = self._start(
             keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint)],
             args=[at, worker_id, at + hard_limit_ms + RUNNING_GRACE_MS, job_id,
-                  hard_limit_ms + 2 * RUNNING_GRACE_MS])
+                  hard_limit_ms + 2 * RUNNING_GRACE_MS, max_deliveries, k.worker("")])
         if not res:
             return None, None
         previous, *flat = res
         job = Job.from_hash(job_id, _pairs(flat))
+        if previous in ("RUNNING", "EXHAUSTED"):
+            raise NotStarted(previous, job)
         if previous == JobStatus.IN_QUEUE.value:
             self._observe(self.metrics.job_started, endpoint, at - job.queued_ms)
         return JobStatus(previous), job
@@ -404,5 +418,11 @@ class JobStore:
         """A streaming job's chunks from index ``start`` on (the list is never consumed)."""
         return [json.loads(c) for c in self.redis.lrange(self.keys.stream(job_id), start, -1)]
 
+    def requeue(self, job_id: str, endpoint: str, worker_id: str, started_ms: str) -> bool:
+        """Put a job back to IN_QUEUE after its worker was lost (only if it is still
+        IN_PROGRESS on ``worker_id`` since ``started_ms``); False when it was not."""
+        k = self.keys
+        return self._requeue(keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint)],
+                             args=[job_id, worker_id, started_ms, now_ms()]) == "OK"
 
-__all__ = ["ChunkTooLarge", "Job", "JobStore", "JobStatus", "RETRYABLE", "new_job_id", "now_ms"]
+__all__ = ["ChunkTooLarge", "Job", "JobStore", "JobStatus", "NotStarted", "RETRYABLE", "new_job_id", "now_ms"]

@@ -67,3 +67,11 @@ class Keys:
     def metrics(self, endpoint: str) -> str:
         """Hash: an endpoint's monotonic counters and histogram buckets for /metrics."""
         return f"{self.prefix}:metrics:{endpoint}"
+
+    def reaper_lock(self) -> str:
+        """String: held by the gateway process doing this interval's reaper pass."""
+        return f"{self.prefix}:reaper:lock"
+
+    def reaper_suspects(self) -> str:
+        """Hash: running jobs whose worker looked gone, with when that was first seen."""
+        return f"{self.prefix}:reaper:suspects"

@@ -49,12 +49,23 @@ extend(KEYS[4], ARGV[1])
 return 1
 """
 
-# KEYS: job, queued, running   ARGV: now_ms, worker_id, must_end_ms, job_id, index_ttl_ms
-# Returns false when the job is gone, else {previous status, HGETALL...}.
+# KEYS: job, queued, running   ARGV: now_ms, worker_id, must_end_ms, job_id, index_ttl_ms,
+#       max_deliveries (0: no bound), worker heartbeat key prefix
+# Returns false when the job is gone, else {previous status, HGETALL...}. Nothing changes, and
+# the previous status reads 'RUNNING', when the job's worker is alive and still running it (a
+# duplicate delivery), or 'EXHAUSTED' when the job has already had max_deliveries runs.
 START = _EXTEND + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return false end
-if st == 'IN_QUEUE' or st == 'IN_PROGRESS' then
+local holder = redis.call('HGET', KEYS[1], 'worker')
+local bound = tonumber(ARGV[6] or '0')
+if st == 'IN_PROGRESS' and holder and holder ~= ARGV[2] and ARGV[7]
+    and redis.call('HGET', ARGV[7] .. holder, 'job') == ARGV[4] then
+  st = 'RUNNING'
+elseif (st == 'IN_QUEUE' or st == 'IN_PROGRESS') and bound > 0
+    and tonumber(redis.call('HGET', KEYS[1], 'deliveries') or '0') >= bound then
+  st = 'EXHAUSTED'
+elseif st == 'IN_QUEUE' or st == 'IN_PROGRESS' then
   redis.call('HINCRBY', KEYS[1], 'deliveries', 1)
   redis.call('HSET', KEYS[1], 'status', 'IN_PROGRESS', 'started', ARGV[1], 'worker', ARGV[2])
   redis.call('HDEL', KEYS[1], 'output')
@@ -287,4 +298,24 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
+"""
+
+# KEYS: job, queued, running   ARGV: job_id, worker_id, started_ms, now_ms
+# Takes back a job whose worker was lost: IN_PROGRESS on that worker since that start
+# -> IN_QUEUE (its broker message has been put back). Returns 'OK', else the current
+# status (false if gone); a job restarted elsewhere meanwhile is left alone.
+REQUEUE = _EXTEND + """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return false end
+local h = redis.call('HMGET', KEYS[1], 'worker', 'started')
+if st ~= 'IN_PROGRESS' or h[1] ~= ARGV[2] or h[2] ~= ARGV[3] then return st end
+redis.call('HDEL', KEYS[1], 'worker', 'started', 'output')
+redis.call('HSET', KEYS[1], 'status', 'IN_QUEUE', 'queued', ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[1])
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]) + left, ARGV[1])
+  extend(KEYS[2], left)
+end
+return 'OK'
 """

@@ -16,6 +16,8 @@ DEFAULT_RESULT_TTL_SYNC_S = 60
 DEFAULT_HEALTH_WINDOW_S = 30 * 60
 DEFAULT_JOB_TTL_MS = 24 * 3600 * 1000
 DEFAULT_EXECUTION_TIMEOUT_MS = 600_000
+# The longest execution timeout anything may ask for (RunPod's policy.executionTimeout cap).
+MAX_EXECUTION_TIMEOUT_MS = 7 * 86_400_000
 DEFAULT_RUNSYNC_WAIT_MS = 90_000
 DEFAULT_HEARTBEAT_S = 5
 # How long an /openai/* call waits for its job to answer (or, streaming, to start) before a 504;
@@ -26,10 +28,20 @@ DEFAULT_KEY_PREFIX = "jg"
 DEFAULT_WEBHOOK_BACKOFF_S = 10
 # Seconds a stopped handler (cancel, ttl) has to return before its pool process is killed.
 DEFAULT_STOP_GRACE_S = 10
+# Handler runs a job may get when its worker keeps dying under it.
+DEFAULT_MAX_DELIVERIES = 3
+# How long SIGTERM lets a worker's running jobs go on before they are requeued.
+DEFAULT_WORKER_GRACE_S = 30
+# How often the gateway looks for running jobs whose worker is gone (0: never).
+DEFAULT_REAPER_INTERVAL_S = 10
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
 # Log lines: "json" (one JSON object per line) or "human" (what `make run` shows).
 DEFAULT_LOG_FORMAT = "json"
+
+
+class ConfigError(ValueError):
+    """The settings or the endpoints file cannot work together; the process refuses to start."""
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -67,6 +79,11 @@ class Settings:
     gpu_inventory: str = ""
     # Port of a worker's own Prometheus metrics; 0 leaves them off.
     worker_metrics_port: int = 0
+    max_deliveries: int = DEFAULT_MAX_DELIVERIES
+    worker_grace_s: int = DEFAULT_WORKER_GRACE_S
+    reaper_interval_s: int = DEFAULT_REAPER_INTERVAL_S
+    # 0: derived from the endpoints (the least that keeps a running job from being run twice).
+    visibility_timeout_s: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -42,3 +42,7 @@ def post_worker_init(worker):
     configure(log_format, loglevel, access_log=bool(accesslog))
     # Errors gunicorn answers before the app (request line too long: 414...) are JSON too.
     install_json_errors()
+    # Start the process's reaper at boot rather than on its first request.
+    gateway = getattr(worker.wsgi, "extensions", {}).get("jobgate")
+    if gateway is not None:
+        gateway.reaper.ensure_running()

@@ -6,9 +6,9 @@ import logging
 import os
 import socket
 import uuid
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from app.endpoints import Registry
+from app.endpoints import Endpoint, Registry
 from app.settings import Settings
 
 from . import gpus
@@ -78,6 +78,18 @@ def plan_gpus(spec: str, settings: Settings, concurrency: int | None,
              ", ".join(f"{g.index} ({g.name})" for g in chosen), extra={"event": "worker.gpus"})
     return chosen, size
 
+def pool_limits(endpoints: Iterable[Endpoint]) -> list[str]:
+    """Celery's process-recycling options for a worker serving ``endpoints``: the strictest
+    ``max_tasks_per_child`` / ``max_memory_per_child`` (KiB) any of them sets."""
+    endpoints = list(endpoints)
+    args: list[str] = []
+    for option, attr in (("--max-tasks-per-child", "max_tasks_per_child"),
+                         ("--max-memory-per-child", "max_memory_per_child")):
+        values = [getattr(e, attr) for e in endpoints if getattr(e, attr) is not None]
+        if values:
+            args += [option, str(min(values))]
+    return args
+
 
 def run_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
@@ -118,18 +130,28 @@ def run_worker(args: argparse.Namespace) -> int:
     else:
         os.environ.pop(gpus.ASSIGNMENT_ENV, None)
     settings = settings.replace(worker_metrics_port=telemetry.serve(port) if port > 0 else 0)
+    # SIGTERM starts Celery's cold shutdown, whose soft phase lets running jobs go on for
+    # JOBGATE_WORKER_GRACE_S and then requeues them (a plain warm shutdown would wait forever).
+    # Pool processes then ignore SIGTERM, so one sent to the whole process group (systemd,
+    # honcho) does not kill running jobs either. Read by billiard at import: set it first.
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from . import webhooks
     from .celery_app import make_celery
 
-    celery = make_celery(settings, registry)
+    celery = make_celery(settings, registry, worker=True)
     telemetry.JobObserver().install(celery)
     concurrency = concurrency or max(registry[e].concurrency for e in ids)
     # Every worker also delivers webhooks (an attempt holds a process for seconds at most).
     argv = ["worker", "-Q", ",".join([*(registry[e].queue for e in ids), webhooks.QUEUE]), "-n", name,
             "-c", str(concurrency), "--pool", "prefork", "-E",
             "--loglevel", args.loglevel or settings.log_level]
+    # Process recycling: the endpoints' strictest limits; --max-tasks-per-child overrides theirs.
+    limits = pool_limits(registry[e] for e in ids)
     if args.max_tasks_per_child:
-        argv += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
+        if "--max-tasks-per-child" in limits:
+            del limits[limits.index("--max-tasks-per-child"):limits.index("--max-tasks-per-child") + 2]
+        limits += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
+    argv += limits
     if settings.log_format == "json":
         argv = ["--quiet", *argv]  # the banner is not a JSON line
     celery.start(argv)

@@ -1,6 +1,8 @@
 """Example handlers shipped with jobgate, served as the ``echo`` and ``echo-stream`` endpoints."""
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any, Iterator
 
@@ -8,7 +10,8 @@ from .progress import progress_update
 
 
 def echo(job: dict[str, Any]) -> dict[str, Any]:
-    """Return the input; ``sleep`` (s) waits first, ``fail`` (str) raises RuntimeError.
+    """Return the input; ``sleep`` (s) waits first, ``fail`` (str) raises RuntimeError,
+    ``crash`` (true) then kills this process outright, as an OOM kill or a segfault would.
 
     With ``progress`` (int n) it reports ``{"step": k, "of": n}`` for k = 1..n, sleeping
     ``sleep`` seconds after each, before returning.
@@ -23,6 +26,8 @@ def echo(job: dict[str, Any]) -> dict[str, Any]:
             time.sleep(pause)
     if pause and not steps:
         time.sleep(pause)
+    if params.get("crash"):
+        os.kill(os.getpid(), signal.SIGKILL)
     if params.get("fail"):
         raise RuntimeError(str(params["fail"]))
     return {"echo": data}

@@ -11,10 +11,10 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from app.jobstore import ChunkTooLarge, Job
+from app.jobstore import ChunkTooLarge, Job, NotStarted
 from app.states import JobStatus
 
-from . import process, runtime, stopper, webhooks
+from . import deliveries, process, runtime, stopper, webhooks
 from .loader import HandlerLoadError
 from .stopper import JobStopped
 
@@ -58,7 +58,10 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
     hard_ms = int((hard_limit or ctx.registry[endpoint_id].execution_timeout_ms / 1000) * 1000)
     # From here a stop for this job (Celery's revoke signal) is remembered, not lost.
     with worker.stopper.taking(job_id):
-        previous, job = ctx.store.start(job_id, endpoint_id, worker.id, hard_ms)
+        try:
+            previous, job = deliveries.start(ctx, job_id, endpoint_id, worker.id, hard_ms)
+        except NotStarted as refused:
+            return deliveries.refused(ctx.store, refused)
         if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
             # Purged, cancelled, expired or already finished: nothing to run.
             log.info("job %s not run: %s", job_id, previous or "gone")
