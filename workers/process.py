@@ -37,6 +37,8 @@ class WorkerProcess:
         self.job_id: str | None = None
         self.handlers: dict[str, Callable[..., Any]] = {}
         self.load_errors: dict[str, str] = {}
+        # Set by a job that asks for a fresh process (RunPod's refresh_worker).
+        self.recycle_requested = False
         self._stop = threading.Event()
 
     def load_handlers(self) -> None:
@@ -82,6 +84,16 @@ class WorkerProcess:
 
         threading.Thread(target=loop, name="jobgate-heartbeat", daemon=True).start()
 
+    def recycle(self) -> None:
+        """End this pool process after its job; Celery's pool starts a fresh one in its place.
+
+        Called at the very end of the task, once the job's outcome is recorded.
+        """
+        from .recycle import exit_for_recycle
+
+        log.info("worker %s recycles its process (refresh_worker)", self.id)
+        exit_for_recycle()
+
     def stop(self) -> None:
         self._stop.set()
         try:
@@ -91,6 +103,11 @@ class WorkerProcess:
 
 
 _current: WorkerProcess | None = None
+
+
+def active() -> WorkerProcess | None:
+    """This process's WorkerProcess, or None outside a worker (no side effects)."""
+    return _current if _current is not None and _current.pid == os.getpid() else None
 
 
 def current(ctx: Any) -> WorkerProcess:

@@ -13,8 +13,9 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from app.jobstore import Job
 from app.states import JobStatus
 
-from . import process, runtime
+from . import process, runpod_compat, runtime
 from .loader import HandlerLoadError
+from .recycle import REQUEST_CLASS
 
 log = logging.getLogger("jobgate.worker")
 # Seconds between the soft time limit (the handler is interrupted) and the hard one
@@ -41,6 +42,8 @@ def timeout_error(execution_timeout_ms: int) -> str:
 class JobTask(Task):
     """Base task: records hard time-limit kills, which happen outside the pool process."""
 
+    Request = REQUEST_CLASS
+
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, TimeLimitExceeded):
             ctx = self.app.jobgate
@@ -62,17 +65,25 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
         return "SKIPPED"
     worker.set_state("running", job_id)
     try:
-        return _execute(ctx, worker, job)
+        status = _execute(ctx, worker, job)
     finally:
         worker.set_state("idle")
+    if worker.recycle_requested:
+        worker.recycle()
+    return status
 
 
 def _execute(ctx: Any, worker: process.WorkerProcess, job: Job) -> str:
     store = ctx.store
     try:
         handler = worker.handler(job.endpoint)
+        rp_config = runpod_compat.config_for(handler)
+        if rp_config is not None and rp_config.refresh_worker:
+            worker.recycle_requested = True
         outcome = runtime.execute(handler, {"id": job.id, "input": job.input},
-                                  emit=lambda chunk: store.push_chunk(job, chunk))
+                                  emit=lambda chunk: store.push_chunk(job, chunk),
+                                  aggregate=rp_config.return_aggregate_stream if rp_config else True)
+        worker.recycle_requested |= outcome.refresh_worker
     except SoftTimeLimitExceeded:
         store.finish(job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
         return JobStatus.TIMED_OUT.value
@@ -84,7 +95,8 @@ def _execute(ctx: Any, worker: process.WorkerProcess, job: Job) -> str:
         store.finish(job, JobStatus.FAILED, error=exception_error(exc, worker.id))
         return JobStatus.FAILED.value
     if outcome.error is not None:
-        store.finish(job, JobStatus.FAILED, output=outcome.output, error=outcome.error)
+        kept = {} if outcome.output is runtime.MISSING else {"output": outcome.output}
+        store.finish(job, JobStatus.FAILED, error=outcome.error, **kept)
         return JobStatus.FAILED.value
     store.finish(job, JobStatus.COMPLETED, output=None if outcome.output is runtime.MISSING else outcome.output)
     return JobStatus.COMPLETED.value
