@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     from workers import command
 
     command.add_parser(sub)
+    from . import client_cli
+
+    client_cli.add_parsers(sub)
     return parser
 
 

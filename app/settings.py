@@ -39,6 +39,7 @@ class Settings:
     result_ttl_sync_s: int = DEFAULT_RESULT_TTL_SYNC_S
     health_window_s: int = DEFAULT_HEALTH_WINDOW_S
     job_ttl_ms: int = DEFAULT_JOB_TTL_MS
+    runsync_wait_ms: int = DEFAULT_RUNSYNC_WAIT_MS
     heartbeat_s: int = DEFAULT_HEARTBEAT_S
     key_prefix: str = DEFAULT_KEY_PREFIX
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS

@@ -157,12 +157,11 @@ def api(app) -> ApiClient:
     return ApiClient(app)
 
 
-@pytest.fixture(scope="session")
-def gateway_url(settings: Settings, worker, tmp_path_factory) -> Iterator[str]:
-    """The gateway as `make run` serves it: gunicorn with one gevent worker, on a free port."""
+def serve_gateway(settings: Settings, log: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """Start the gateway as `make run` serves it (gunicorn, one gevent worker) on a free port."""
     port = free_port()
-    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    env = service_env(settings, JOBGATE_PORT=str(port), JOBGATE_HOST="127.0.0.1", JOBGATE_WEB_WORKERS="1")
+    env = service_env(settings, JOBGATE_PORT=str(port), JOBGATE_HOST="127.0.0.1", JOBGATE_WEB_WORKERS="1",
+                      **env)
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
                                  "app:create_app()"], cwd=ROOT, env=env, stdout=out,
@@ -178,5 +177,12 @@ def gateway_url(settings: Settings, worker, tmp_path_factory) -> Iterator[str]:
     wait_until(up, 30)
     if proc.poll() is not None:
         pytest.fail(f"gateway did not start:\n{log.read_text()[-3000:]}")
-    yield f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def gateway_url(settings: Settings, worker, tmp_path_factory) -> Iterator[str]:
+    """The gateway as `make run` serves it: gunicorn with one gevent worker, on a free port."""
+    proc, url = serve_gateway(settings, tmp_path_factory.mktemp("gateway") / "gateway.log")
+    yield url
     stop(proc)
