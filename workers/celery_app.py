@@ -76,7 +76,9 @@ def make_celery(settings: Settings, registry: Registry) -> Celery:
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        # No task-sent event: it would double the gateway's Redis round trips per /run;
+        # Flower learns of a job from the worker's task-received event instead.
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
