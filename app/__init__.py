@@ -44,7 +44,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the gateway from ``Settings`` (or overrides on the environment's settings)."""
     from workers.celery_app import make_celery
 
-    from . import routes
+    from . import openai_routes, requests_routes, routes
     from .gateway import Gateway
 
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
@@ -63,6 +63,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_blueprint(routes.blp)
+    api.register_blueprint(openai_routes.blp)
+    api.register_blueprint(requests_routes.blp)
     app.extensions["jobgate"] = Gateway(settings, registry, celery)
 
     @app.before_request

@@ -26,7 +26,8 @@ class Gateway:
         self.store: JobStore = ctx.store
         self.fleet: Fleet = ctx.fleet
         self.dispatcher = Dispatcher(celery, self.store, max(1, settings.redis_max_connections // 2))
-        self.waiter = CompletionWaiter(self.redis, self.store.keys.done_channel)
+        self.waiter = CompletionWaiter(self.redis, self.store.keys.done_channel,
+                                       self.store.keys.chunk_channel)
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         endpoint = self.registry.get(endpoint_id)

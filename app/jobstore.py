@@ -17,6 +17,9 @@ from .states import RETRYABLE, JobStatus
 STATS_BUCKET_S = 60
 # How long after its hard time limit a running job still counts as running.
 RUNNING_GRACE_MS = 60_000
+# Index entries one /requests call may examine before it hands back a cursor to go on from.
+LIST_SCAN_BUDGET = 5_000
+_LIST_FIELDS = ("status", "created", "queued", "started", "finished", "worker", "retries")
 _MISSING: Any = object()
 
 
@@ -124,6 +127,7 @@ class JobStore:
         self._retry = redis.register_script(scripts.RETRY)
         self._retain = redis.register_script(scripts.RETAIN)
         self._purge = redis.register_script(scripts.PURGE)
+        self._list = redis.register_script(scripts.LIST)
 
     # -- stats buckets -----------------------------------------------------
     def _bucket_key(self, endpoint: str, at_ms: int) -> str:
@@ -168,8 +172,10 @@ class JobStore:
         if extra:
             fields["extra"] = json.dumps(extra)
         flat = [x for kv in fields.items() for x in kv]
-        self._create(keys=[self.keys.job(job_id), self.keys.queued(endpoint)],
-                     args=[ttl, at + ttl, job_id, *flat])
+        k = self.keys
+        self._create(keys=[k.job(job_id), k.queued(endpoint), k.requests(endpoint),
+                           k.requests_expiry(endpoint)],
+                     args=[ttl, at + ttl, job_id, at, *flat])
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -181,20 +187,23 @@ class JobStore:
         """Keep the job ``retention_ms`` from now if it has ended, else from when it ends."""
         k = self.keys
         return bool(self._retain(keys=[k.job(job_id), k.stream(job_id), k.stream_cursor(job_id)],
-                                 args=[retention_ms]))
+                                 args=[retention_ms, now_ms(), job_id, k.requests(""),
+                                       k.requests_expiry("")]))
 
     def retry(self, job: Job) -> str | None:
         """Put a FAILED or TIMED_OUT job back to IN_QUEUE; returns 'OK' or the blocking status."""
         k, at = self.keys, now_ms()
         return self._retry(
             keys=[k.job(job.id), k.queued(job.endpoint), self._bucket_key(job.endpoint, at),
-                  k.stream(job.id), k.stream_cursor(job.id)],
+                  k.stream(job.id), k.stream_cursor(job.id), k.requests(job.endpoint),
+                  k.requests_expiry(job.endpoint)],
             args=[at, job.id, self._stats_ttl_s])
 
     def purge(self, endpoint: str, broker_queues: Iterable[str]) -> int:
         """Remove every queued job of the endpoint (records and broker messages) atomically."""
         k = self.keys
-        return int(self._purge(keys=[k.queued(endpoint), *broker_queues],
+        return int(self._purge(keys=[k.queued(endpoint), k.requests(endpoint),
+                                     k.requests_expiry(endpoint), *broker_queues],
                                args=[k.job(""), k.stream("")]))
 
     def counts(self, endpoint: str) -> dict[str, int]:
@@ -222,6 +231,30 @@ class JobStore:
             "retried": totals.get("retried", 0),
         }
 
+    def list_requests(
+        self,
+        endpoint: str,
+        *,
+        statuses: Iterable[JobStatus] = (),
+        limit: int = 50,
+        after: tuple[int, str] | None = None,
+    ) -> tuple[list[Job], tuple[int, str] | None]:
+        """The endpoint's jobs newest first, after ``after`` (created ms, id), and where to go on.
+
+        Only timings, worker and retries are read (no input or output). The position to go on
+        from is None when the listing has ended.
+        """
+        k = self.keys
+        wanted = "".join(f",{s.value}" for s in statuses)
+        rows, next_score, next_id = self._list(
+            keys=[k.requests(endpoint), k.requests_expiry(endpoint)],
+            args=[now_ms(), k.job(""), after[0] if after else "+inf", after[1] if after else "",
+                  limit, wanted + "," if wanted else "", LIST_SCAN_BUDGET])
+        jobs = [Job.from_hash(row[0], {"endpoint": endpoint, **{
+                    name: value for name, value in zip(_LIST_FIELDS, row[1:]) if value is not None}})
+                for row in rows]
+        return jobs, (int(float(next_score)), next_id) if next_id else None
+
     def queue_depth(self, endpoint: str) -> int:
         return int(self.redis.zcount(self.keys.queued(endpoint), now_ms(), "+inf"))
 
@@ -243,7 +276,8 @@ class JobStore:
         has_output = output is not _MISSING
         result = self._finish(
             keys=[k.job(job.id), k.queued(job.endpoint), k.running(job.endpoint),
-                  self._bucket_key(job.endpoint, at), k.stream(job.id), k.stream_cursor(job.id)],
+                  self._bucket_key(job.endpoint, at), k.stream(job.id), k.stream_cursor(job.id),
+                  k.requests(job.endpoint), k.requests_expiry(job.endpoint)],
             args=[status.value, at, ",".join(s.value for s in allowed_from), int(has_output),
                   json.dumps(output) if has_output else "", error or "", stats_field,
                   self._stats_ttl_s, k.done_channel, job.id])
@@ -277,13 +311,23 @@ class JobStore:
         return bool(self._progress(keys=[self.keys.job(job_id)], args=[json.dumps(value)]))
 
     def push_chunk(self, job: Job, chunk: Any) -> int:
-        """Append a streamed chunk; the list lives as long as the job's record."""
+        """Append a streamed chunk and announce it; the list lives as long as the job's record."""
         k = self.keys
         pipe = self.redis.pipeline(transaction=True)
         pipe.rpush(k.stream(job.id), json.dumps(chunk))
         pipe.pexpire(k.stream(job.id), max(job.ttl_ms, job.retention_ms))
-        n, _ = pipe.execute()
+        pipe.publish(k.chunk_channel, job.id)
+        n, _, _ = pipe.execute()
         return int(n)
+
+    def status(self, job_id: str) -> JobStatus | None:
+        """Only the job's state (None when it is gone): cheap enough to read on every wake-up."""
+        value = self.redis.hget(self.keys.job(job_id), "status")
+        return JobStatus(value) if value else None
+
+    def chunks(self, job_id: str, start: int = 0) -> list[Any]:
+        """A streaming job's chunks from index ``start`` on (the list is never consumed)."""
+        return [json.loads(c) for c in self.redis.lrange(self.keys.stream(job_id), start, -1)]
 
 
 __all__ = ["Job", "JobStore", "JobStatus", "RETRYABLE", "new_job_id", "now_ms"]

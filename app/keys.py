@@ -8,6 +8,8 @@ class Keys:
     def __init__(self, prefix: str = "jg"):
         self.prefix = prefix
         self.done_channel = f"{prefix}:done"
+        # Pub/sub: a job id, published each time a streaming job appends a chunk.
+        self.chunk_channel = f"{prefix}:chunk"
 
     def job(self, job_id: str) -> str:
         """Hash: one job's record (state, input, output, timings)."""
@@ -20,6 +22,14 @@ class Keys:
     def stream_cursor(self, job_id: str) -> str:
         """String: how many chunks /stream has handed out."""
         return f"{self.prefix}:cursor:{job_id}"
+
+    def requests(self, endpoint: str) -> str:
+        """Sorted set: the endpoint's job ids scored by creation time (ms), for /requests."""
+        return f"{self.prefix}:requests:{endpoint}"
+
+    def requests_expiry(self, endpoint: str) -> str:
+        """Sorted set: the same job ids scored by when their record expires (ms), for pruning."""
+        return f"{self.prefix}:requests-expiry:{endpoint}"
 
     def queued(self, endpoint: str) -> str:
         """Sorted set: the endpoint's queued job ids, scored by their deadline (ms)."""

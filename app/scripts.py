@@ -13,12 +13,39 @@ local function extend(key, ms)
 end
 """
 
-# KEYS: job, queued   ARGV: ttl_ms, deadline_ms, job_id, field, value, ...
-CREATE = _EXTEND + """
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+# The /requests index: job ids by creation time, and the same ids by when their record
+# expires, so expired entries are dropped without touching the keyspace (no KEYS/SCAN).
+_INDEX = """
+local function index_expiry(exp_key, id, at_ms)
+  redis.call('ZADD', exp_key, 'XX', at_ms, id)
+end
+local function unindex(idx_key, exp_key, ids)
+  for i = 1, #ids, 500 do
+    local part = {unpack(ids, i, math.min(i + 499, #ids))}
+    redis.call('ZREM', idx_key, unpack(part))
+    redis.call('ZREM', exp_key, unpack(part))
+  end
+end
+local function prune(idx_key, exp_key, now_ms, n)
+  unindex(idx_key, exp_key, redis.call('ZRANGEBYSCORE', exp_key, '-inf', now_ms, 'LIMIT', 0, n))
+end
+"""
+
+# Expired index entries dropped per CREATE: more than one per job keeps the index from growing.
+PRUNE_ON_CREATE = 20
+
+# KEYS: job, queued, requests, requests expiry
+# ARGV: ttl_ms, deadline_ms, job_id, created_ms, field, value, ...
+CREATE = _EXTEND + _INDEX + """
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 extend(KEYS[2], ARGV[1])
+prune(KEYS[3], KEYS[4], ARGV[4], """ + str(PRUNE_ON_CREATE) + """)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[3])
+extend(KEYS[3], ARGV[1])
+extend(KEYS[4], ARGV[1])
 return 1
 """
 
@@ -40,11 +67,11 @@ for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do out[#out + 1] = v end
 return out
 """
 
-# KEYS: job, queued, running, stats bucket, stream, cursor
+# KEYS: job, queued, running, stats bucket, stream, cursor, requests, requests expiry
 # ARGV: status, now_ms, allowed-from (comma list), has_output, output, error,
 #       stats_field, stats_ttl_s, channel, job_id
 # Returns 'OK' when the transition happened, else the current status (false if gone).
-FINISH = """
+FINISH = _EXTEND + _INDEX + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return false end
 if not string.find(',' .. ARGV[3] .. ',', ',' .. st .. ',', 1, true) then return st end
@@ -58,6 +85,9 @@ for i = 1, 6 do
     if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], keep) end
   end
 end
+index_expiry(KEYS[8], ARGV[10], tonumber(ARGV[2]) + keep)
+extend(KEYS[7], keep)
+extend(KEYS[8], keep)
 redis.call('ZREM', KEYS[2], ARGV[10])
 redis.call('ZREM', KEYS[3], ARGV[10])
 if ARGV[7] ~= '' then
@@ -75,10 +105,10 @@ redis.call('HSET', KEYS[1], 'output', ARGV[1])
 return 1
 """
 
-# KEYS: job, queued, stats bucket, stream, cursor
+# KEYS: job, queued, stats bucket, stream, cursor, requests, requests expiry
 # ARGV: now_ms, job_id, stats_ttl_s
 # Returns 'OK', or the current status when it is not retryable (false if gone).
-RETRY = _EXTEND + """
+RETRY = _EXTEND + _INDEX + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return false end
 if st ~= 'FAILED' and st ~= 'TIMED_OUT' then return st end
@@ -87,6 +117,9 @@ redis.call('HDEL', KEYS[1], 'output', 'error', 'started', 'finished', 'worker')
 redis.call('HSET', KEYS[1], 'status', 'IN_QUEUE', 'queued', ARGV[1], 'deliveries', 0)
 redis.call('HINCRBY', KEYS[1], 'retries', 1)
 redis.call('PEXPIRE', KEYS[1], ttl)
+index_expiry(KEYS[7], ARGV[2], tonumber(ARGV[1]) + ttl)
+extend(KEYS[6], ttl)
+extend(KEYS[7], ttl)
 redis.call('DEL', KEYS[4], KEYS[5])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[1]) + ttl, ARGV[2])
 extend(KEYS[2], ttl)
@@ -95,9 +128,10 @@ redis.call('EXPIRE', KEYS[3], ARGV[3])
 return 'OK'
 """
 
-# KEYS: job, stream, cursor   ARGV: retention_ms
+# KEYS: job, stream, cursor
+# ARGV: retention_ms, now_ms, job_id, requests key prefix, requests expiry key prefix
 # Sets the job's retention; applies it now when the job has already ended.
-RETAIN = """
+RETAIN = _EXTEND + _INDEX + """
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return 0 end
 redis.call('HSET', KEYS[1], 'retention_ms', ARGV[1])
@@ -105,13 +139,20 @@ if st ~= 'IN_QUEUE' and st ~= 'IN_PROGRESS' then
   for i = 1, 3 do
     if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
   end
+  local ep = redis.call('HGET', KEYS[1], 'endpoint')
+  if ep then
+    index_expiry(ARGV[5] .. ep, ARGV[3], tonumber(ARGV[2]) + tonumber(ARGV[1]))
+    extend(ARGV[4] .. ep, ARGV[1])
+    extend(ARGV[5] .. ep, ARGV[1])
+  end
 end
 return 1
 """
 
-# KEYS: queued, broker list, broker list, ...   ARGV: job key prefix, stream key prefix
+# KEYS: queued, requests, requests expiry, broker list, broker list, ...
+# ARGV: job key prefix, stream key prefix
 # Removes every queued job of one endpoint and its broker messages, in one step.
-PURGE = """
+PURGE = _INDEX + """
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local batch = {}
 for i, id in ipairs(ids) do
@@ -120,6 +161,62 @@ for i, id in ipairs(ids) do
   if #batch >= 2000 then redis.call('UNLINK', unpack(batch)); batch = {} end
 end
 if #batch > 0 then redis.call('UNLINK', unpack(batch)) end
-for i = 1, #KEYS do redis.call('UNLINK', KEYS[i]) end
+unindex(KEYS[2], KEYS[3], ids)
+redis.call('UNLINK', KEYS[1])
+for i = 4, #KEYS do redis.call('UNLINK', KEYS[i]) end
 return #ids
+"""
+
+# KEYS: requests, requests expiry
+# ARGV: now_ms, job key prefix, max score ('+inf', or the cursor's), cursor id ('' for none),
+#       limit, statuses (',A,B,' or '' for any), scan budget
+# Lists jobs newest first, strictly after the cursor (score desc, then id desc, as Redis orders
+# them), dropping entries whose record is gone. Returns {rows, next score, next id}; each row is
+# {id, status, created, queued, started, finished, worker, retries}; next is false at the end.
+LIST = _INDEX + """
+prune(KEYS[1], KEYS[2], ARGV[1], 1000)
+local function before(a, b)
+  -- Redis orders equal scores by member bytes; Lua's < follows the locale, so compare bytes.
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local cursor_score, cursor_id = tonumber(ARGV[3]), ARGV[4]
+local limit, budget = tonumber(ARGV[5]), tonumber(ARGV[7])
+local batch = math.max(limit + 1, 100)
+local rows, gone = {}, {}
+local scanned, offset = 0, 0
+local next_score, next_id = false, false
+local stop = false
+while not stop do
+  local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[3], '-inf', 'WITHSCORES', 'LIMIT', offset, batch)
+  offset = offset + #page / 2
+  for i = 1, #page, 2 do
+    local id, score = page[i], page[i + 1]
+    if cursor_id == '' or tonumber(score) < cursor_score or before(id, cursor_id) then
+      local h = redis.call('HMGET', ARGV[2] .. id,
+                           'status', 'created', 'queued', 'started', 'finished', 'worker', 'retries')
+      if not h[1] then
+        gone[#gone + 1] = id
+      elseif ARGV[6] == '' or string.find(ARGV[6], ',' .. h[1] .. ',', 1, true) then
+        if #rows == limit then stop = true; break end
+        rows[#rows + 1] = {id, h[1], h[2], h[3], h[4], h[5], h[6], h[7]}
+        next_score, next_id = score, id
+      end
+      scanned = scanned + 1
+      if scanned >= budget then
+        -- Out of budget: the caller goes on from here with the cursor.
+        next_score, next_id, stop = score, id, true
+        break
+      end
+    end
+  end
+  if #page < 2 * batch and not stop then
+    next_score, next_id, stop = false, false, true
+  end
+end
+unindex(KEYS[1], KEYS[2], gone)
+return {rows, next_score, next_id}
 """

@@ -18,6 +18,9 @@ DEFAULT_JOB_TTL_MS = 24 * 3600 * 1000
 DEFAULT_EXECUTION_TIMEOUT_MS = 600_000
 DEFAULT_RUNSYNC_WAIT_MS = 90_000
 DEFAULT_HEARTBEAT_S = 5
+# How long an /openai/* call waits for its job to answer (or, streaming, to start) before a 504;
+# the official openai client's own timeout is 600 s.
+DEFAULT_OPENAI_WAIT_MS = 600_000
 DEFAULT_KEY_PREFIX = "jg"
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
@@ -41,6 +44,7 @@ class Settings:
     job_ttl_ms: int = DEFAULT_JOB_TTL_MS
     runsync_wait_ms: int = DEFAULT_RUNSYNC_WAIT_MS
     heartbeat_s: int = DEFAULT_HEARTBEAT_S
+    openai_wait_ms: int = DEFAULT_OPENAI_WAIT_MS
     key_prefix: str = DEFAULT_KEY_PREFIX
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     log_level: str = "INFO"

@@ -1,8 +1,9 @@
-"""Wake waiting requests when a job ends, through one Redis pub/sub listener per process.
+"""Wake waiting requests when a job changes, through one Redis pub/sub listener per process.
 
-Every terminal transition publishes the job id on one channel. Each gateway
-process keeps a single subscriber thread (a greenlet under gevent), so a
-thousand waiting /runsync calls cost one Redis connection and no polling.
+Every terminal transition publishes the job id on one channel, and every streamed
+chunk on another. Each gateway process keeps a single subscriber thread (a greenlet
+under gevent), so a thousand waiting /runsync calls or stream relays cost one Redis
+connection and no polling.
 """
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ log = logging.getLogger(__name__)
 
 
 class CompletionWaiter:
-    """Lets a request sleep until a given job id is published as done."""
+    """Lets a request sleep until a given job id is published on any of ``channels``."""
 
-    def __init__(self, redis: Redis, channel: str):
+    def __init__(self, redis: Redis, *channels: str):
+        if not channels:
+            raise ValueError("CompletionWaiter needs at least one channel")
         self.redis = redis
-        self.channel = channel
+        self.channels = channels
         self._lock = threading.Lock()
         self._events: dict[str, set[threading.Event]] = {}
         self._subscribed = threading.Event()
@@ -52,10 +55,11 @@ class CompletionWaiter:
         while True:
             pubsub = self.redis.pubsub()
             try:
-                pubsub.subscribe(self.channel)
+                pubsub.subscribe(*self.channels)
                 for message in pubsub.listen():
                     if message["type"] == "subscribe":
-                        self._subscribed.set()
+                        if message["data"] == len(self.channels):
+                            self._subscribed.set()
                         # Anything published while we were not listening was missed:
                         # let every waiter re-read its job.
                         self._wake_all()
@@ -79,7 +83,7 @@ class CompletionWaiter:
 
     @contextlib.contextmanager
     def watch(self, job_id: str) -> Iterator[threading.Event]:
-        """An event set whenever ``job_id`` may have changed to a terminal state."""
+        """An event set whenever ``job_id`` may have ended or streamed a chunk."""
         self._ensure_listener()
         ev = threading.Event()
         with self._lock:

@@ -24,8 +24,8 @@ API_KEY = "test-key"
 # Redis databases of this test run: one for the session, a spare for tests that start their own stack.
 TEST_DB = int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13"))
 SPARE_DB = int(os.environ.get("JOBGATE_TEST_SPARE_DB", str(TEST_DB + 1)))
-SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken",
-          "rp-echo", "rp-greet", "rp-error", "rp-async", "rp-chunks", "rp-async-chunks",
+SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken", "echo-openai", "slow-openai",
+          "vllm-style", "rp-echo", "rp-greet", "rp-error", "rp-async", "rp-chunks", "rp-async-chunks",
           "rp-refresh-on-request", "rp-refresh", "rp-plain-stream"]
 
 

@@ -95,8 +95,9 @@ def _execute(ctx: Any, worker: process.WorkerProcess, job: Job) -> str:
         store.finish(job, JobStatus.FAILED, error=exception_error(exc, worker.id))
         return JobStatus.FAILED.value
     if outcome.error is not None:
-        kept = {} if outcome.output is runtime.MISSING else {"output": outcome.output}
-        store.finish(job, JobStatus.FAILED, error=outcome.error, **kept)
+        # A returned {"error": ...} with nothing else has no output (runtime.MISSING).
+        extra = {} if outcome.output is runtime.MISSING else {"output": outcome.output}
+        store.finish(job, JobStatus.FAILED, error=outcome.error, **extra)
         return JobStatus.FAILED.value
     store.finish(job, JobStatus.COMPLETED, output=None if outcome.output is runtime.MISSING else outcome.output)
     return JobStatus.COMPLETED.value
