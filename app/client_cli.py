@@ -50,9 +50,12 @@ def summary(job: Job, elapsed: float) -> str:
     return f"{line}: {job.error}" if job.error else line
 
 
-def follow(client: Client, endpoint: str, job: Job, args: argparse.Namespace) -> int:
+def follow(client: Client, endpoint: str, job: Job, args: argparse.Namespace,
+           line: ProgressLine | None = None) -> int:
     """Follow ``job`` to its end with a progress line on stderr; print it on stdout."""
-    line = ProgressLine(job.id)
+    if line is None:
+        line = ProgressLine(job.id)
+    line.job_id = job.id
 
     def show(j: Job) -> None:
         line.update(j.status, j.output if j.status == "IN_PROGRESS" and j.has_output else NO_PROGRESS)
@@ -120,10 +123,11 @@ def cmd_runsync(client: Client, args: argparse.Namespace) -> int:
     try:
         job = client.runsync(args.endpoint, job_input, wait_ms=args.sync_wait,
                              webhook=args.webhook, policy=_policy(args))
-    finally:
+    except BaseException:
         line.close()
+        raise
     # Past the gateway's wait the job is still going: keep following it.
-    return follow(client, args.endpoint, job, args)
+    return follow(client, args.endpoint, job, args, line)
 
 
 def cmd_status(client: Client, args: argparse.Namespace) -> int:
@@ -154,7 +158,9 @@ def cmd_retry(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_purge(client: Client, args: argparse.Namespace) -> int:
     removed = client.purge(args.endpoint)
-    print_json({"removed": removed, "status": "completed"}) if args.json else \
+    if args.json:
+        print_json({"removed": removed, "status": "completed"})
+    else:
         print(f"{args.endpoint}: {removed} queued job(s) removed")
     return EXIT_OK
 
