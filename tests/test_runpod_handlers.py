@@ -120,3 +120,10 @@ def test_refresh_worker_config_recycles_the_process_after_every_job(api):
     second = runsync(api, "rp-refresh", {})
     assert second["status"] == "COMPLETED" and second["output"]["pid"] != first["output"]["pid"]
     assert wait_until(lambda: not pid_alive(second["output"]["pid"]), 20)
+
+
+def test_generator_without_return_aggregate_stream_still_streams_every_chunk(api):
+    job_id = api.run("rp-plain-stream", {})
+    assert api.wait("rp-plain-stream", job_id)["output"] == []
+    body = api.get(f"/v2/rp-plain-stream/stream/{job_id}").get_json()
+    assert body["stream"] == [{"output": {"chunk": k}} for k in range(3)]
