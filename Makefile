@@ -17,7 +17,9 @@ venv: $(STAMP)
 
 run: venv
 	@if [ -z "$$JOBGATE_API_KEYS" ]; then echo "jobgate: JOBGATE_API_KEYS is unset; using the development key 'dev'"; fi
-	JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" $(BIN)/honcho start -f Procfile
+	@if [ -z "$$FLOWER_BASIC_AUTH" ]; then echo "jobgate: FLOWER_BASIC_AUTH is unset; Flower's login is dev:dev"; fi
+	JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-dev:dev}" \
+		$(BIN)/honcho start -f Procfile
 
 test: venv
 	$(BIN)/jobgate redis --ensure

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 from typing import Iterable
 
+from .apikeys import BOOTSTRAP, KeyStore, Principal
 from .errors import Unauthorized
 
 
@@ -16,16 +17,33 @@ def presented_key(header: str | None) -> str | None:
     return key or None
 
 
+def is_bootstrap_key(key: str, keys: Iterable[str]) -> bool:
+    """Whether ``key`` is one of the configured keys (``JOBGATE_API_KEYS``)."""
+    found = False
+    for candidate in keys:
+        # Compare against every key so timing does not reveal which one matched.
+        found |= hmac.compare_digest(candidate.encode(), key.encode())
+    return found
+
+
 def check_key(header: str | None, keys: Iterable[str]) -> str:
-    """The matching key, or Unauthorized."""
+    """The matching configured key, or Unauthorized."""
     key = presented_key(header)
     if key is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    found = None
-    for candidate in keys:
-        # Compare against every key so timing does not reveal which one matched.
-        if hmac.compare_digest(candidate.encode(), key.encode()):
-            found = candidate
-    if found is None:
+    if not is_bootstrap_key(key, keys):
         raise Unauthorized("invalid API key")
-    return found
+    return key
+
+
+def authenticate(header: str | None, bootstrap_keys: Iterable[str], store: KeyStore) -> Principal:
+    """Who sent this Authorization header: a bootstrap key, a stored key, or Unauthorized."""
+    key = presented_key(header)
+    if key is None:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    if is_bootstrap_key(key, bootstrap_keys):
+        return BOOTSTRAP
+    principal = store.find(key)
+    if principal is None:
+        raise Unauthorized("invalid API key")
+    return principal

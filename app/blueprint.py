@@ -1,6 +1,11 @@
-"""flask-smorest Blueprint whose argument errors are jobgate's 400s, naming the field."""
+"""flask-smorest Blueprint whose argument errors are jobgate's 400s, naming the field.
+
+It also documents, on every operation, the errors the admission hook (app/admission.py)
+and the error handlers may answer, so the OpenAPI document lists what really happens.
+"""
 from __future__ import annotations
 
+import http
 import json
 from typing import Any, NoReturn
 
@@ -52,5 +57,29 @@ class Parser(FlaskParser):
         raise BadRequest(summary or "invalid request", errors=fields)
 
 
+# Status -> component response name (registered by flask-smorest, or by app.Api for those
+# carrying a Retry-After header).
+ERROR_RESPONSES = {
+    400: http.HTTPStatus(400).name,
+    401: http.HTTPStatus(401).name,
+    403: http.HTTPStatus(403).name,
+    404: http.HTTPStatus(404).name,
+    413: http.HTTPStatus(413).name,
+    # Answered by gunicorn before the app (app/serving.py makes them JSON too).
+    414: http.HTTPStatus(414).name,
+    431: http.HTTPStatus(431).name,
+    429: "RATE_LIMITED",
+    503: "UNAVAILABLE",
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def _store_endpoint_docs(self, endpoint: str, obj: Any, parameters: Any, tags: Any, **options: Any) -> None:
+        super()._store_endpoint_docs(endpoint, obj, parameters, tags, **options)
+        for method, doc in self._docs[endpoint].items():
+            if method.upper() in self.HTTP_METHODS and isinstance(doc, dict):
+                responses = doc.setdefault("response", {}).setdefault("responses", {})
+                for status, name in ERROR_RESPONSES.items():
+                    responses.setdefault(status, [name])

@@ -31,9 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_redis)
     from workers import command
 
-    command.add_parser(sub)
-    from . import client_cli
+    from . import apikeys_cli, client_cli
 
+    command.add_parser(sub)
+    apikeys_cli.add_parser(sub)
     client_cli.add_parsers(sub)
     return parser
 

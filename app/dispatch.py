@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from celery import Celery
 from kombu.exceptions import OperationalError
 
+from workers import webhooks
 from workers.celery_app import LOW_PRIORITY, NORMAL_PRIORITY, TASK_NAME, broker_lists
+from workers.stopper import STOP_SIGNAL_NAME
 from workers.tasks import time_limits
 
 from .endpoints import Endpoint
@@ -48,7 +51,9 @@ class Dispatcher:
                 self.celery.send_task(
                     TASK_NAME, args=(endpoint.id, job.id), task_id=job.id, queue=endpoint.queue,
                     priority=LOW_PRIORITY if job.low_priority else NORMAL_PRIORITY,
-                    soft_time_limit=soft, time_limit=hard, retry=False)
+                    soft_time_limit=soft, time_limit=hard, retry=False,
+                    # policy.ttl: Celery drops a message still queued at the job's deadline.
+                    expires=datetime.fromtimestamp(job.deadline_ms / 1000, timezone.utc))
         except OperationalError as exc:
             # The record exists but no worker will see it: end it rather than leave it queued.
             self.store.finish(job, JobStatus.FAILED, error=f"could not queue the job: {exc}",
@@ -57,12 +62,17 @@ class Dispatcher:
                                      headers={"Retry-After": "5"}) from exc
 
     def cancel(self, job: Job) -> bool:
-        """Cancel a queued or running job; a running one is stopped on its worker."""
+        """Cancel a queued or running job; a running one is stopped on its worker.
+
+        The record says CANCELLED first (so the answer is immediate and no worker can
+        overwrite it); then Celery revokes the task: a queued message is dropped, and the
+        process running it gets STOP_SIGNAL, which raises JobStopped inside the handler
+        and keeps the process (see workers/stopper.py).
+        """
         if not self.store.cancel(job):
             return False
-        # The job may have started since it was read: always tell the workers. A queued
-        # message is skipped anyway (its record says CANCELLED); a running one is stopped.
-        self.celery.control.revoke(job.id, terminate=True, signal="SIGTERM")
+        self.celery.control.revoke(job.id, terminate=True, signal=STOP_SIGNAL_NAME)
+        webhooks.notify(self.celery, job)
         return True
 
     def purge(self, endpoint: Endpoint) -> int:

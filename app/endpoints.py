@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from .ratelimit import DEFAULT_LIMITS, UNLISTED, OperationLimit, parse_limits
 from .settings import DEFAULT_EXECUTION_TIMEOUT_MS
 
 ENDPOINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -28,6 +29,7 @@ class Endpoint:
     workers_max: int = 1
     concurrency: int = 1
     max_queue: int | None = None
+    limits: Mapping[str, OperationLimit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -39,8 +41,12 @@ class Endpoint:
         """Queue depth past which submissions are refused (RunPod's rule)."""
         return self.max_queue if self.max_queue is not None else max(50, self.workers_max * 500)
 
+    def limit(self, operation: str) -> OperationLimit:
+        """Rate, concurrency and body limits of one operation (view name) on this endpoint."""
+        return self.limits.get(operation, UNLISTED)
 
-_KNOWN = {"handler", "execution_timeout_ms", "workers_max", "concurrency", "max_queue"}
+
+_KNOWN = {"handler", "execution_timeout_ms", "workers_max", "concurrency", "max_queue", "limits"}
 
 
 def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path) -> Endpoint:
@@ -57,8 +63,13 @@ def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path) -> Endpoint:
             ints[name] = value
     if not 5_000 <= ints.get("execution_timeout_ms", DEFAULT_EXECUTION_TIMEOUT_MS) <= 7 * 86_400_000:
         raise EndpointConfigError(f"[endpoints.{eid}] execution_timeout_ms must be 5 s to 7 days")
+    try:
+        limits = parse_limits(table.get("limits"), f"[endpoints.{eid}.limits]")
+    except ValueError as exc:
+        raise EndpointConfigError(str(exc)) from exc
     options = {k: v for k, v in table.items() if k not in _KNOWN}
-    return Endpoint(id=eid, handler=table["handler"], base_dir=base_dir, options=options, **ints)
+    return Endpoint(id=eid, handler=table["handler"], base_dir=base_dir, limits=limits, options=options,
+                    **ints)
 
 
 class Registry:

@@ -40,11 +40,13 @@ class Fleet:
             pipe.expire(zkey, self.ttl_s)
         pipe.execute()
 
-    def set_state(self, worker_id: str, state: str, job_id: str | None = None, broken: str = "") -> None:
-        """Change a live worker's state (and the job it runs) between heartbeats."""
+    def set_state(self, worker_id: str, state: str, job_id: str | None = None, broken: str = "",
+                  job_endpoint: str | None = None) -> None:
+        """Change a live worker's state (and the job it runs, of which endpoint) between heartbeats."""
         key = self.keys.worker(worker_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={"state": state, "job": job_id or "", "broken": broken})
+        pipe.hset(key, mapping={"state": state, "job": job_id or "", "broken": broken,
+                                "job_endpoint": job_endpoint or ""})
         pipe.expire(key, self.ttl_s)
         pipe.execute()
 
@@ -67,10 +69,20 @@ class Fleet:
         return [{"id": wid, **h} for wid, h in zip(ids, pipe.execute()) if h]
 
     def counts(self, endpoint: str, at_ms: int) -> dict[str, int]:
-        """Workers by state, in the shape of RunPod's /health."""
+        """Workers by state, in the shape of RunPod's /health.
+
+        initializing: loading handlers; idle: waiting for a job; running: running one of this
+        endpoint's jobs; throttled: busy with another endpoint's job, so unable to take this
+        endpoint's work now; unhealthy: this endpoint's handler failed to load there. ready is
+        always 0: a jobgate worker takes jobs as soon as it is initialized (it is idle then).
+        A dead worker stops beating and drops out after MISSED_BEATS intervals.
+        """
         counts = dict.fromkeys(WORKER_STATES, 0)
         for w in self.workers(endpoint, at_ms):
-            # A process whose handler for this endpoint failed to import is unhealthy for it.
-            state = "unhealthy" if endpoint in w.get("broken", "").split(",") else w.get("state", "idle")
+            state = w.get("state", "idle")
+            if endpoint in w.get("broken", "").split(","):
+                state = "unhealthy"
+            elif state == "running" and w.get("job_endpoint") not in (None, "", endpoint):
+                state = "throttled"
             counts[state if state in counts else "unhealthy"] += 1
         return counts

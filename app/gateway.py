@@ -5,11 +5,13 @@ import time
 
 from celery import Celery
 
+from .apikeys import KeyStore
 from .dispatch import Dispatcher
 from .endpoints import Endpoint, Registry
 from .errors import NotFound
 from .fleet import Fleet
 from .jobstore import Job, JobStore
+from .ratelimit import Limiter
 from .settings import Settings
 from .waiter import CompletionWaiter
 
@@ -28,6 +30,8 @@ class Gateway:
         self.dispatcher = Dispatcher(celery, self.store, max(1, settings.redis_max_connections // 2))
         self.waiter = CompletionWaiter(self.redis, self.store.keys.done_channel,
                                        self.store.keys.chunk_channel)
+        self.limiter = Limiter(self.redis, self.store.keys)
+        self.apikeys = KeyStore(self.redis, self.store.keys)
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         endpoint = self.registry.get(endpoint_id)

@@ -17,10 +17,22 @@ from .states import RETRYABLE, JobStatus
 STATS_BUCKET_S = 60
 # How long after its hard time limit a running job still counts as running.
 RUNNING_GRACE_MS = 60_000
+# RunPod's cap on one streamed chunk, measured on its JSON encoding.
+MAX_CHUNK_BYTES = 1024 * 1024
+# Chunks one /stream read hands out at most (the client calls again for the rest).
+STREAM_READ_LIMIT = 1000
 # Index entries one /requests call may examine before it hands back a cursor to go on from.
 LIST_SCAN_BUDGET = 5_000
 _LIST_FIELDS = ("status", "created", "queued", "started", "finished", "worker", "retries")
 _MISSING: Any = object()
+
+
+class ChunkTooLarge(ValueError):
+    """A streamed chunk over MAX_CHUNK_BYTES: refused, nothing of it is stored."""
+
+    def __init__(self, index: int, size: int):
+        super().__init__(f"stream chunk {index} is {size} bytes as JSON; a chunk may be at most "
+                         f"{MAX_CHUNK_BYTES} bytes (1 MB)")
 
 
 def now_ms() -> int:
@@ -55,11 +67,17 @@ class Job:
     ttl_ms: int = 0
     retention_ms: int = 0
     low_priority: bool = False
+    webhook_status: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_output(self) -> bool:
         return self.output is not _MISSING
+
+    @property
+    def deadline_ms(self) -> int:
+        """When policy.ttl removes the job (its lifetime counts from submission or retry)."""
+        return self.queued_ms + self.ttl_ms
 
     @classmethod
     def from_hash(cls, job_id: str, h: dict[str, str]) -> "Job":
@@ -86,6 +104,7 @@ class Job:
             ttl_ms=num("ttl_ms") or 0,
             retention_ms=num("retention_ms") or 0,
             low_priority=h.get("low_priority") == "1",
+            webhook_status=h.get("webhook_status") or None,
             extra=json.loads(h["extra"]) if h.get("extra") else {},
         )
 
@@ -104,6 +123,8 @@ class Job:
             body["error"] = self.error
         if self.retries:
             body["retries"] = self.retries
+        if self.webhook_status:
+            body["webhookStatus"] = self.webhook_status
         return body
 
 
@@ -127,6 +148,10 @@ class JobStore:
         self._retry = redis.register_script(scripts.RETRY)
         self._retain = redis.register_script(scripts.RETAIN)
         self._purge = redis.register_script(scripts.PURGE)
+        self._push_chunk = redis.register_script(scripts.PUSH_CHUNK)
+        self._read_stream = redis.register_script(scripts.READ_STREAM)
+        self._remove = redis.register_script(scripts.REMOVE)
+        self._webhook_status = redis.register_script(scripts.WEBHOOK_STATUS)
         self._list = redis.register_script(scripts.LIST)
 
     # -- stats buckets -----------------------------------------------------
@@ -204,7 +229,26 @@ class JobStore:
         k = self.keys
         return int(self._purge(keys=[k.queued(endpoint), k.requests(endpoint),
                                      k.requests_expiry(endpoint), *broker_queues],
-                               args=[k.job(""), k.stream("")]))
+                               args=[k.job(""), k.stream(""), now_ms()]))
+
+    def read_stream(self, job_id: str, *, take: bool = True, start: int = 0,
+                    limit: int = STREAM_READ_LIMIT) -> tuple[JobStatus, list[Any]] | None:
+        """The job's status and its streamed chunks, or None when the job is gone.
+
+        ``take`` hands out the chunks after the deliver-once cursor and moves it; otherwise
+        the chunks from index ``start`` are read and nothing moves.
+        """
+        k = self.keys
+        res = self._read_stream(keys=[k.job(job_id), k.stream(job_id), k.stream_cursor(job_id)],
+                                args=["take" if take else "peek", start, limit])
+        if not res:
+            return None
+        status, *chunks = res
+        return JobStatus(status), [json.loads(c) for c in chunks]
+
+    def set_webhook_status(self, job_id: str, outcome: str, finished_ms: int) -> bool:
+        """Record a webhook delivery outcome on the run that ended at ``finished_ms``."""
+        return bool(self._webhook_status(keys=[self.keys.job(job_id)], args=[outcome, finished_ms]))
 
     def counts(self, endpoint: str) -> dict[str, int]:
         """Current queue and running counts, and jobs ended in the health window."""
@@ -310,15 +354,25 @@ class JobStore:
         """Show ``value`` as a running job's output; ignored once the job has ended."""
         return bool(self._progress(keys=[self.keys.job(job_id)], args=[json.dumps(value)]))
 
-    def push_chunk(self, job: Job, chunk: Any) -> int:
-        """Append a streamed chunk and announce it; the list lives as long as the job's record."""
+    def push_chunk(self, job: Job, chunk: Any, index: int) -> bool:
+        """Append chunk number ``index`` of a running job; False once the job was stopped.
+
+        Raises ChunkTooLarge, storing nothing, for a chunk over MAX_CHUNK_BYTES.
+        """
+        data = json.dumps(chunk)
+        size = len(data.encode())
+        if size > MAX_CHUNK_BYTES:
+            raise ChunkTooLarge(index, size)
         k = self.keys
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.rpush(k.stream(job.id), json.dumps(chunk))
-        pipe.pexpire(k.stream(job.id), max(job.ttl_ms, job.retention_ms))
-        pipe.publish(k.chunk_channel, job.id)
-        n, _, _ = pipe.execute()
-        return int(n)
+        return int(self._push_chunk(keys=[k.job(job.id), k.stream(job.id)],
+                                    args=[data, k.chunk_channel, job.id])) > 0
+
+    def remove(self, job: Job) -> None:
+        """Delete a job past its policy.ttl, wherever it is, and wake its waiters."""
+        k = self.keys
+        self._remove(keys=[k.job(job.id), k.stream(job.id), k.stream_cursor(job.id),
+                           k.queued(job.endpoint), k.running(job.endpoint)],
+                     args=[job.id, k.done_channel])
 
     def status(self, job_id: str) -> JobStatus | None:
         """Only the job's state (None when it is gone): cheap enough to read on every wake-up."""
@@ -330,4 +384,4 @@ class JobStore:
         return [json.loads(c) for c in self.redis.lrange(self.keys.stream(job_id), start, -1)]
 
 
-__all__ = ["Job", "JobStore", "JobStatus", "RETRYABLE", "new_job_id", "now_ms"]
+__all__ = ["ChunkTooLarge", "Job", "JobStore", "JobStatus", "RETRYABLE", "new_job_id", "now_ms"]

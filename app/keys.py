@@ -50,3 +50,16 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """Hash: one worker's heartbeat (state, current job, host, GPU)."""
         return f"{self.prefix}:worker:{worker_id}"
+
+    @property
+    def rate_limits(self) -> str:
+        """Prefix of the `limits` library's moving-window lists (one per endpoint and operation)."""
+        return f"{self.prefix}:rate"
+
+    def in_flight(self, endpoint: str, operation: str) -> str:
+        """Sorted set: tokens of requests in progress, scored by when their slot lapses (ms)."""
+        return f"{self.prefix}:inflight:{endpoint}:{operation}"
+
+    def api_key(self, key_id: str) -> str:
+        """Hash: one stored API key (its SHA-256, scopes). Expires only if created with an expiry."""
+        return f"{self.prefix}:apikey:{key_id}"

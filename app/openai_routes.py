@@ -18,6 +18,7 @@ from marshmallow import INCLUDE, Schema, fields
 
 from .blueprint import Blueprint
 from .errors import NotFound
+from .schemas import StrictBoolean
 from .gateway import Gateway
 from .jobstore import Job
 from .openai_compat import (DONE_EVENT, error_body, job_error, job_input, response_body,
@@ -52,15 +53,15 @@ class OpenAIRequestSchema(Schema):
         unknown = INCLUDE
 
     model = fields.String(metadata={"description": "Model name, as the handler knows it"})
-    stream = fields.Boolean(metadata={"description": "Relay chunks as text/event-stream"})
+    stream = StrictBoolean(metadata={"description": "Relay chunks as text/event-stream"})
 
 
 class ChatCompletionRequestSchema(OpenAIRequestSchema):
-    messages = fields.List(fields.Dict(), metadata={"description": "The conversation"})
+    messages = fields.List(fields.Dict(), required=True, metadata={"description": "The conversation"})
 
 
 class CompletionRequestSchema(OpenAIRequestSchema):
-    prompt = fields.Raw(metadata={"description": "A prompt, or a list of prompts"})
+    prompt = fields.Raw(required=True, metadata={"description": "A prompt, or a list of prompts"})
 
 
 class OpenAIErrorDetailSchema(Schema):
@@ -79,10 +80,13 @@ log = logging.getLogger(__name__)
 blp = OpenAIBlueprint("openai", __name__, url_prefix="/v2/<endpoint_id>/openai",
                       description="OpenAI-compatible calls, each run as a job on the endpoint's queue")
 
+ANY_JSON = {"anyOf": [{"type": t} for t in ("object", "array", "string", "number", "boolean")],
+            "nullable": True}
 _ANSWER = {"200": {
     "description": "The handler's output as the body, as the handler shaped it; with `stream`, "
                    "its chunks as server-sent events ending with `data: [DONE]`",
-    "content": {"application/json": {"schema": {"type": "object"}},
+    # Any JSON: the body is exactly what the handler returned.
+    "content": {"application/json": {"schema": ANY_JSON},
                 "text/event-stream": {"schema": {"type": "string"}}},
 }}
 
@@ -99,9 +103,11 @@ def _json(body: Any, status: int, job_id: str | None = None) -> flask.Response:
     return response
 
 
-@blp.after_request
+@blp.after_app_request
 def openai_error_shape(response: flask.Response) -> flask.Response:
-    """Render the gateway's own errors here (key, endpoint, body, limits) in OpenAI's shape."""
+    """Render the gateway's own errors under /openai/ (key, endpoint, route, body, limits) in OpenAI's shape."""
+    if "/openai/" not in request.path:
+        return response
     if response.status_code >= 400 and response.is_json and not response.is_streamed:
         body = response.get_json(silent=True)
         if isinstance(body, dict) and isinstance(body.get("error"), str):
@@ -214,19 +220,7 @@ def openai_completions(body: dict[str, Any], endpoint_id: str) -> flask.Response
 
 @blp.route("/v1/models", methods=["GET"])
 @blp.doc(responses={"200": {"description": "The handler's models list, as it shaped it",
-                            "content": {"application/json": {"schema": {"type": "object"}}}}})
+                            "content": {"application/json": {"schema": ANY_JSON}}}})
 def openai_models(endpoint_id: str) -> flask.Response:
     """Models list: a job with input ``{"openai_route": "/v1/models", "openai_input": null}``."""
     return _call(endpoint_id, "/v1/models", None, False)
-
-
-def openai_unknown_route(endpoint_id: str, rest: str) -> flask.Response:
-    """Any other path under /openai: a 404 in OpenAI's shape (not part of the API document)."""
-    gw().endpoint(endpoint_id)
-    raise NotFound(f"unknown OpenAI route {request.method} /{rest}; this gateway serves "
-                   "POST /v1/chat/completions, POST /v1/completions and GET /v1/models")
-
-
-# flask.Blueprint's own add_url_rule: the catch-all stays out of the OpenAPI document.
-flask.Blueprint.add_url_rule(blp, "/<path:rest>", view_func=openai_unknown_route,
-                             methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

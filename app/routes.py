@@ -7,12 +7,13 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 
+from . import streaming
 from .blueprint import Blueprint
 from .errors import BadRequest, NotFound
 from .gateway import Gateway
 from .jobstore import Job, now_ms
 from .schemas import (HealthSchema, JobSchema, JobSubmittedSchema, PurgeSchema, RunRequestSchema,
-                      StatusQuerySchema, WaitQuerySchema)
+                      StatusQuerySchema, StreamQuerySchema, StreamSchema, WaitQuerySchema)
 from .states import RETRYABLE, JobStatus
 
 blp = Blueprint("jobs", __name__, url_prefix="/v2/<endpoint_id>",
@@ -71,15 +72,31 @@ def status_sync(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[st
     return gw().wait_for(job_id, query["wait"]).to_status()
 
 
+@blp.route("/stream/<job_id>", methods=["GET", "POST"])
+@blp.arguments(StreamQuerySchema, location="query")
+@blp.response(200, StreamSchema)
+def stream(query: dict[str, Any], endpoint_id: str, job_id: str) -> Any:
+    """A generator job's chunks not handed out yet, in order; ``wait`` holds for the next one.
+
+    With ``Accept: text/event-stream`` the answer is Server-Sent Events instead: one ``chunk``
+    event per chunk (``id`` its index from 0, ``data`` ``{"output": chunk}``), then one
+    ``status`` event (``data`` the job's status) once it has ended; ``Last-Event-ID: k``
+    resumes at chunk k+1. Events and polling do not consume each other's chunks.
+    """
+    job_of(endpoint_id, job_id)
+    if streaming.wants_events(request):
+        return streaming.event_response(gw(), job_id, request.headers.get("Last-Event-ID"))
+    return streaming.poll(gw(), job_id, query["wait"])
+
+
 @blp.route("/cancel/<job_id>", methods=["POST"])
 @blp.response(200, JobSchema)
 def cancel(endpoint_id: str, job_id: str) -> dict[str, Any]:
     """Cancel a queued or running job; a finished job is left as it is."""
     job = job_of(endpoint_id, job_id)
-    gw().dispatcher.cancel(job)
-    job = job_of(endpoint_id, job_id)
-    return {"id": job.id, "status": job.status.value} if job.status is JobStatus.CANCELLED \
-        else job.to_status()
+    if gw().dispatcher.cancel(job):
+        return {"id": job.id, "status": JobStatus.CANCELLED.value}
+    return job_of(endpoint_id, job_id).to_status()
 
 
 @blp.route("/retry/<job_id>", methods=["POST"])

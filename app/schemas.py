@@ -4,6 +4,8 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 DAY_MS = 86_400_000
+# OpenAPI 3.0 has no "not null" for an untyped value: list the JSON types instead.
+NOT_NULL = [{"type": t} for t in ("object", "array", "string", "number", "boolean")]
 
 
 class StrictSchema(Schema):
@@ -11,19 +13,29 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (marshmallow's Boolean also takes 0, 1, "yes"..., which the OpenAPI type does not)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class PolicySchema(StrictSchema):
     executionTimeout = fields.Integer(strict=True, validate=validate.Range(5_000, 7 * DAY_MS),
                                       metadata={"description": "Execution time limit (ms)"})
     ttl = fields.Integer(strict=True, validate=validate.Range(10_000, 7 * DAY_MS),
                          metadata={"description": "Job lifetime from submission (ms)"})
-    lowPriority = fields.Boolean(metadata={"description": "Run only when the normal lane is empty"})
+    lowPriority = StrictBoolean(metadata={"description": "Run only when the normal lane is empty"})
 
 
 _url = validate.URL(require_tld=False, schemes={"http", "https"})
 
 
 class RunRequestSchema(StrictSchema):
-    input = fields.Raw(required=True, allow_none=False, metadata={"description": "Handler input"})
+    input = fields.Raw(required=True, allow_none=False, metadata={
+        "description": "Handler input: any JSON but null", "anyOf": NOT_NULL})
     webhook = fields.String(validate=_url, metadata={"description": "URL POSTed when the job ends"})
     webhookV2 = fields.String(validate=_url, metadata={"description": "Accepted, unused"})
     policy = fields.Nested(PolicySchema)
@@ -41,6 +53,12 @@ class WaitQuerySchema(Schema):
     wait = fields.Integer(load_default=_default_wait_ms, validate=validate.Range(1_000, 300_000),
                           metadata={"description": "How long to hold the request (ms); "
                                                    "default 90000 (JOBGATE_RUNSYNC_WAIT_MS)"})
+
+
+class StreamQuerySchema(Schema):
+    wait = fields.Integer(load_default=0, validate=validate.Range(0, 300_000),
+                          metadata={"description": "Hold the request until a chunk arrives or this "
+                                                   "many ms pass (default 0: answer at once)"})
 
 
 class StatusQuerySchema(Schema):
@@ -62,6 +80,15 @@ class JobSchema(Schema):
     output = fields.Raw(allow_none=True)
     error = fields.String()
     retries = fields.Integer()
+    webhookStatus = fields.String(metadata={
+        "description": "Webhook delivery: pending, delivered, or failed with the last HTTP status"})
+
+
+class StreamSchema(Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    stream = fields.List(fields.Raw(), required=True,
+                         metadata={"description": "Chunks not handed out before, each {\"output\": chunk}"})
 
 
 class JobCountsSchema(Schema):

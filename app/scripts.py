@@ -76,6 +76,9 @@ local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return false end
 if not string.find(',' .. ARGV[3] .. ',', ',' .. st .. ',', 1, true) then return st end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished', ARGV[2])
+if redis.call('HEXISTS', KEYS[1], 'webhook') == 1 then
+  redis.call('HSET', KEYS[1], 'webhook_status', 'pending')
+end
 if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'output', ARGV[5])
 elseif ARGV[1] ~= 'CANCELLED' then redis.call('HDEL', KEYS[1], 'output') end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[6]) end
@@ -113,7 +116,7 @@ local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return false end
 if st ~= 'FAILED' and st ~= 'TIMED_OUT' then return st end
 local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl_ms'))
-redis.call('HDEL', KEYS[1], 'output', 'error', 'started', 'finished', 'worker')
+redis.call('HDEL', KEYS[1], 'output', 'error', 'started', 'finished', 'worker', 'webhook_status')
 redis.call('HSET', KEYS[1], 'status', 'IN_QUEUE', 'queued', ARGV[1], 'deliveries', 0)
 redis.call('HINCRBY', KEYS[1], 'retries', 1)
 redis.call('PEXPIRE', KEYS[1], ttl)
@@ -150,9 +153,11 @@ return 1
 """
 
 # KEYS: queued, requests, requests expiry, broker list, broker list, ...
-# ARGV: job key prefix, stream key prefix
-# Removes every queued job of one endpoint and its broker messages, in one step.
+# ARGV: job key prefix, stream key prefix, now_ms
+# Removes every queued job of one endpoint and its broker messages, in one step; returns
+# how many live jobs it removed (ids already past their ttl are dropped without counting).
 PURGE = _INDEX + """
+local live = redis.call('ZCOUNT', KEYS[1], ARGV[3], '+inf')
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local batch = {}
 for i, id in ipairs(ids) do
@@ -164,7 +169,59 @@ if #batch > 0 then redis.call('UNLINK', unpack(batch)) end
 unindex(KEYS[2], KEYS[3], ids)
 redis.call('UNLINK', KEYS[1])
 for i = 4, #KEYS do redis.call('UNLINK', KEYS[i]) end
-return #ids
+return live
+"""
+
+# KEYS: job, stream   ARGV: chunk json, chunk channel, job_id
+# Appends a streamed chunk while the job runs (the list expires with the job) and wakes
+# stream readers; returns the new length, or -1 when the job is no longer running
+# (cancelled or removed), which tells the worker to stop the handler.
+PUSH_CHUNK = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'IN_PROGRESS' then return -1 end
+local n = redis.call('RPUSH', KEYS[2], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return n
+"""
+
+# KEYS: job, stream, cursor   ARGV: 'take' | 'peek', start index (peek), max chunks
+# Returns false when the job is gone, else {status, chunk, chunk, ...}, read together so a
+# terminal status always comes with every chunk the job produced. 'take' reads from the
+# deliver-once cursor and moves it past what it returns; 'peek' reads from ``start`` and
+# moves nothing (Server-Sent Events track their position in Last-Event-ID instead).
+READ_STREAM = """
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return false end
+local from = tonumber(ARGV[2])
+if ARGV[1] == 'take' then from = tonumber(redis.call('GET', KEYS[3]) or '0') end
+local chunks = redis.call('LRANGE', KEYS[2], from, from + tonumber(ARGV[3]) - 1)
+if ARGV[1] == 'take' and #chunks > 0 then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl < 1 then ttl = 1 end
+  redis.call('SET', KEYS[3], from + #chunks, 'PX', ttl)
+end
+local out = {st}
+for _, c in ipairs(chunks) do out[#out + 1] = c end
+return out
+"""
+
+# KEYS: job, stream, cursor, queued, running   ARGV: job_id, done channel
+# A job past its policy.ttl: gone wherever it is (its record may already have expired).
+REMOVE = """
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1
+"""
+
+# KEYS: job   ARGV: outcome, finished_ms of the run the webhook reported
+# Records a webhook's delivery outcome, unless the job has been retried (or is gone) since.
+WEBHOOK_STATUS = """
+if redis.call('HGET', KEYS[1], 'finished') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'webhook_status', ARGV[1])
+return 1
 """
 
 # KEYS: requests, requests expiry
@@ -219,4 +276,15 @@ while not stop do
 end
 unindex(KEYS[1], KEYS[2], gone)
 return {rows, next_score, next_id}
+"""
+
+# KEYS: in-flight set   ARGV: now_ms, lease_ms, limit, token
+# Takes a concurrency slot unless `limit` are held. Each slot lapses on its own after
+# lease_ms, so a process that dies holding slots cannot leak them for longer than that.
+ACQUIRE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 """

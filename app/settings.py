@@ -22,6 +22,10 @@ DEFAULT_HEARTBEAT_S = 5
 # the official openai client's own timeout is 600 s.
 DEFAULT_OPENAI_WAIT_MS = 600_000
 DEFAULT_KEY_PREFIX = "jg"
+# Seconds between webhook attempts grow from this: 10 s, then 20 s (3 attempts in all).
+DEFAULT_WEBHOOK_BACKOFF_S = 10
+# Seconds a stopped handler (cancel, ttl) has to return before its pool process is killed.
+DEFAULT_STOP_GRACE_S = 10
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
 
@@ -48,6 +52,11 @@ class Settings:
     key_prefix: str = DEFAULT_KEY_PREFIX
     redis_max_connections: int = DEFAULT_REDIS_MAX_CONNECTIONS
     log_level: str = "INFO"
+    # Per-endpoint rate and concurrency limits (off only to measure their cost, see bench/).
+    rate_limits: bool = True
+    webhook_secret: str = field(default="", repr=False)
+    webhook_backoff_s: int = DEFAULT_WEBHOOK_BACKOFF_S
+    stop_grace_s: int = DEFAULT_STOP_GRACE_S
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -67,6 +76,8 @@ class Settings:
                 values[f.name] = _split(raw)
             elif f.type == "int":
                 values[f.name] = int(raw)
+            elif f.type == "bool":
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = raw
         settings = cls(**values)

@@ -14,3 +14,8 @@ keepalive = 75
 accesslog = "-" if os.environ.get("JOBGATE_ACCESS_LOG") else None
 errorlog = "-"
 loglevel = os.environ.get("JOBGATE_LOG_LEVEL", "info").lower()
+
+# Errors gunicorn answers before the app (request line too long: 414...) are JSON too.
+from app.serving import install_json_errors  # noqa: E402
+
+install_json_errors()

@@ -25,8 +25,10 @@ API_KEY = "test-key"
 TEST_DB = int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13"))
 SPARE_DB = int(os.environ.get("JOBGATE_TEST_SPARE_DB", str(TEST_DB + 1)))
 SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken", "echo-openai", "slow-openai",
-          "vllm-style", "rp-echo", "rp-greet", "rp-error", "rp-async", "rp-chunks", "rp-async-chunks",
+          "vllm-style", "unstoppable", "late-progress", "big-chunk", "touch", "flaky", "async-sleeper",
+          "rp-echo", "rp-greet", "rp-error", "rp-async", "rp-chunks", "rp-async-chunks",
           "rp-refresh-on-request", "rp-refresh", "rp-plain-stream"]
+WEBHOOK_SECRET = "test-webhook-secret"
 
 
 def with_db(url: str, db: int) -> str:
@@ -59,14 +61,17 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def settings(redis_url: str) -> Settings:
     return Settings(redis_url=redis_url, api_keys=(API_KEY,), endpoints_file=str(TESTS / "endpoints.toml"),
-                    heartbeat_s=1)
+                    heartbeat_s=1, webhook_secret=WEBHOOK_SECRET, webhook_backoff_s=1, stop_grace_s=2)
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"REDIS_URL": settings.redis_url, "JOBGATE_ENDPOINTS_FILE": settings.endpoints_file,
                 "JOBGATE_API_KEYS": ",".join(settings.api_keys),
-                "JOBGATE_HEARTBEAT_S": str(settings.heartbeat_s), "PYTHONUNBUFFERED": "1"})
+                "JOBGATE_HEARTBEAT_S": str(settings.heartbeat_s), "PYTHONUNBUFFERED": "1",
+                "JOBGATE_WEBHOOK_SECRET": settings.webhook_secret,
+                "JOBGATE_WEBHOOK_BACKOFF_S": str(settings.webhook_backoff_s),
+                "JOBGATE_STOP_GRACE_S": str(settings.stop_grace_s)})
     env.update(extra)
     return env
 

@@ -68,3 +68,31 @@ def test_counters_live_in_expiring_time_buckets(api, redis, settings):
     buckets = list(redis.scan_iter("jg:stats:echo:*"))
     assert buckets
     assert all(0 < redis.ttl(k) <= settings.health_window_s + 120 for k in buckets)
+
+
+def test_worker_busy_with_another_endpoints_job_counts_as_throttled(api):
+    job_id = api.run("echo", {"sleep": 2})
+    body = wait_until(lambda: (b := health(api, "echo-stream"))["workers"]["throttled"] >= 1 and b, 10)
+    assert body and body["workers"]["running"] == 0
+    api.wait("echo", job_id)
+
+
+def test_cancelled_running_job_no_longer_counts_in_progress(api):
+    job_id = api.run("echo", {"sleep": 30})
+    assert wait_until(lambda: health(api)["jobs"]["inProgress"] == 1, 10)
+    api.post(f"/v2/echo/cancel/{job_id}")
+    assert health(api)["jobs"]["inProgress"] == 0
+    assert wait_until(lambda: health(api)["workers"]["running"] == 0, 10)
+
+
+def test_cancelled_queued_job_no_longer_counts_in_queue(api):
+    job_id = api.run("unserved", 1)
+    api.post(f"/v2/unserved/cancel/{job_id}")
+    assert health(api, "unserved")["jobs"]["inQueue"] == 0
+
+
+def test_retried_job_counts_under_retried_and_again_when_it_ends(api):
+    body = api.post("/v2/echo/runsync", json={"input": {"fail": "x"}}).get_json()
+    api.post(f"/v2/echo/retry/{body['id']}")
+    jobs = wait_until(lambda: (j := health(api)["jobs"])["failed"] == 2 and j, 30)
+    assert jobs and jobs["retried"] == 1 and jobs["inQueue"] == 0 and jobs["inProgress"] == 0

@@ -63,6 +63,7 @@ def test_make_run_procfile_serves_the_readme_example(settings, tmp_path):
     web, flower = free_port(), free_port()
     env = dict(os.environ, REDIS_URL=with_db(settings.redis_url, SPARE_DB), JOBGATE_API_KEYS="dev",
                JOBGATE_PORT=str(web), FLOWER_PORT=str(flower), JOBGATE_WEB_WORKERS="1",
+               FLOWER_BASIC_AUTH="ops:s3cret",
                PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     env.pop("JOBGATE_ENDPOINTS_FILE", None)
     Redis.from_url(env["REDIS_URL"]).flushdb()
@@ -82,6 +83,10 @@ def test_make_run_procfile_serves_the_readme_example(settings, tmp_path):
         body = wait_until(answer, 60, 0.5)
         assert body and body["output"] == {"echo": {"x": 1}}, (tmp_path / "honcho.log").read_text()[-3000:]
         assert wait_until(lambda: _answers(f"http://127.0.0.1:{flower}/"), 30, 0.5)
+        # Flower is behind basic auth from FLOWER_BASIC_AUTH.
+        assert requests.get(f"http://127.0.0.1:{flower}/", timeout=5).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{flower}/", auth=("ops", "wrong"), timeout=5).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{flower}/", auth=("ops", "s3cret"), timeout=5).status_code == 200
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

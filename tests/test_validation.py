@@ -43,10 +43,17 @@ def test_non_object_body_is_400(api, body):
     ({"ttl": 5}, "policy.ttl"),
     ({"ttl": 8 * 86_400_000}, "policy.ttl"),
     ({"lowPriority": "maybe"}, "policy.lowPriority"),
+    ({"lowPriority": 0}, "policy.lowPriority"),
+    ({"lowPriority": "true"}, "policy.lowPriority"),
     ({"priority": 1}, "policy.priority"),
 ])
 def test_bad_policy_is_400_naming_the_field(api, policy, field):
     assert field in errors(api.post("/v2/echo/run", json={"input": 1, "policy": policy}))["errors"]
+
+
+def test_null_input_is_documented_as_refused(api):
+    spec = api.http.get("/openapi.json").get_json()
+    assert {"type": "null"} not in spec["components"]["schemas"]["RunRequest"]["properties"]["input"]["anyOf"]
 
 
 def test_bad_webhook_url_is_400(api):

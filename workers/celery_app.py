@@ -61,6 +61,8 @@ class Context:
 
 def make_celery(settings: Settings, registry: Registry) -> Celery:
     """Build the Celery app for these settings and endpoints (one queue per endpoint)."""
+    from . import webhooks
+
     celery = Celery("jobgate", set_as_current=False)
     celery.conf.update(
         broker_url=settings.redis_url,
@@ -69,7 +71,7 @@ def make_celery(settings: Settings, registry: Registry) -> Celery:
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
-        task_queues=[Queue(e.queue) for e in registry],
+        task_queues=[Queue(e.queue) for e in registry] + [Queue(webhooks.QUEUE)],
         task_default_queue=next(iter(registry)).queue,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -96,4 +98,5 @@ def make_celery(settings: Settings, registry: Registry) -> Celery:
     from . import tasks  # registers the task on this app
 
     tasks.register(celery)
+    webhooks.register(celery)
     return celery

@@ -32,12 +32,14 @@ def run_worker(args: argparse.Namespace) -> int:
     # Pool processes read these to name themselves and to know what they serve.
     os.environ["JOBGATE_WORKER_NAME"] = name
     os.environ["JOBGATE_WORKER_ENDPOINTS"] = ",".join(ids)
+    from . import webhooks
     from .celery_app import make_celery
 
     celery = make_celery(settings, registry)
     concurrency = args.concurrency or max(registry[e].concurrency for e in ids)
     celery.worker_main([
-        "worker", "-Q", ",".join(registry[e].queue for e in ids), "-n", name,
+        # Every worker also delivers webhooks (an attempt holds a process for seconds at most).
+        "worker", "-Q", ",".join([*(registry[e].queue for e in ids), webhooks.QUEUE]), "-n", name,
         "-c", str(concurrency), "--pool", "prefork", "-E",
         "--loglevel", args.loglevel or settings.log_level,
     ])

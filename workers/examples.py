@@ -4,13 +4,25 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator
 
+from .progress import progress_update
+
 
 def echo(job: dict[str, Any]) -> dict[str, Any]:
-    """Return the input; ``sleep`` (s) waits first, ``fail`` (str) raises RuntimeError."""
+    """Return the input; ``sleep`` (s) waits first, ``fail`` (str) raises RuntimeError.
+
+    With ``progress`` (int n) it reports ``{"step": k, "of": n}`` for k = 1..n, sleeping
+    ``sleep`` seconds after each, before returning.
+    """
     data = job["input"]
     params = data if isinstance(data, dict) else {}
-    if params.get("sleep"):
-        time.sleep(float(params["sleep"]))
+    pause = float(params.get("sleep") or 0)
+    steps = int(params.get("progress") or 0)
+    for k in range(1, steps + 1):
+        progress_update(job, {"step": k, "of": steps})
+        if pause:
+            time.sleep(pause)
+    if pause and not steps:
+        time.sleep(pause)
     if params.get("fail"):
         raise RuntimeError(str(params["fail"]))
     return {"echo": data}

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from app.jobstore import now_ms
 
 from .loader import HandlerLoadError, load_handler
+from .stopper import Stopper
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class WorkerProcess:
         self.endpoints = served_endpoints(ctx.registry.ids())
         self.state = "initializing"
         self.job_id: str | None = None
+        self.job_endpoint: str | None = None
+        self.stopper = Stopper(ctx.settings.stop_grace_s, ctx.store.remove)
         self.handlers: dict[str, Callable[..., Any]] = {}
         self.load_errors: dict[str, str] = {}
         # Set by a job that asks for a fresh process (RunPod's refresh_worker).
@@ -61,15 +64,17 @@ class WorkerProcess:
                 raise
         return self.handlers[eid]
 
-    def set_state(self, state: str, job_id: str | None = None) -> None:
-        self.state, self.job_id = state, job_id
+    def set_state(self, state: str, job_id: str | None = None, endpoint: str | None = None) -> None:
+        self.state, self.job_id, self.job_endpoint = state, job_id, endpoint
         try:
-            self.ctx.fleet.set_state(self.id, state, job_id, broken=",".join(self.load_errors))
+            self.ctx.fleet.set_state(self.id, state, job_id, broken=",".join(self.load_errors),
+                                     job_endpoint=endpoint)
         except Exception as exc:  # a heartbeat must never fail a job
             log.warning("cannot record worker state: %s", exc)
 
     def beat(self) -> None:
         self.ctx.fleet.beat(self.id, self.endpoints, now_ms(), state=self.state, job=self.job_id or "",
+                            job_endpoint=self.job_endpoint or "",
                             host=socket.gethostname(), pid=self.pid, node=node_name(),
                             broken=",".join(self.load_errors))
 
@@ -106,7 +111,7 @@ _current: WorkerProcess | None = None
 
 
 def active() -> WorkerProcess | None:
-    """This process's WorkerProcess, or None outside a worker (no side effects)."""
+    """This process's WorkerProcess when it is a worker (None elsewhere, e.g. local tests)."""
     return _current if _current is not None and _current.pid == os.getpid() else None
 
 

@@ -60,13 +60,9 @@ def start(config: dict[str, Any]) -> None:
 
 def progress_update(job: dict[str, Any], progress: Any) -> None:
     """Stands in for ``runpod.serverless.progress_update``: shows ``progress`` on /status now."""
-    from . import process
+    from .progress import progress_update as jobgate_progress_update
 
-    worker = process.active()
-    if worker is None:
-        log.warning("progress_update outside a jobgate worker ignored (job %s)", job.get("id"))
-        return
-    worker.ctx.store.progress(job["id"], progress)
+    jobgate_progress_update(job, progress)
 
 
 def _patch(module: ModuleType) -> None:

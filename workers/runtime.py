@@ -53,7 +53,7 @@ def execute(handler: Callable[[dict[str, Any]], Any], job: dict[str, Any],
     if inspect.isawaitable(result):
         result = asyncio.run(_await(result))
     if inspect.isgenerator(result):
-        return _drain(iter(result), emit, aggregate)
+        return _drain(result, emit, aggregate)
     if inspect.isasyncgen(result):
         return asyncio.run(_drain_async(result, emit, aggregate))
     return _from_return(result)
@@ -65,21 +65,28 @@ async def _await(awaitable: Any) -> Any:
 
 def _drain(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
     collected: list[Any] = []
-    for chunk in chunks:
-        error = _chunk_error(chunk)
-        if error is not None:
-            return Outcome(error=error)
-        emit(chunk)
-        collected.append(chunk)
+    try:
+        for chunk in chunks:
+            error = _chunk_error(chunk)
+            if error is not None:
+                return Outcome(error=error)
+            emit(chunk)
+            collected.append(chunk)
+    finally:
+        # Stopped, refused or failed: the generator's own finally blocks run now.
+        chunks.close()
     return Outcome(output=collected if aggregate else [])
 
 
 async def _drain_async(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
     collected: list[Any] = []
-    async for chunk in chunks:
-        error = _chunk_error(chunk)
-        if error is not None:
-            return Outcome(error=error)
-        emit(chunk)
-        collected.append(chunk)
+    try:
+        async for chunk in chunks:
+            error = _chunk_error(chunk)
+            if error is not None:
+                return Outcome(error=error)
+            emit(chunk)
+            collected.append(chunk)
+    finally:
+        await chunks.aclose()
     return Outcome(output=collected if aggregate else [])

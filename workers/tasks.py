@@ -1,6 +1,7 @@
 """The one Celery task: take a job from the store, run its handler, record the outcome."""
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import socket
@@ -10,12 +11,13 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from app.jobstore import Job
+from app.jobstore import ChunkTooLarge, Job
 from app.states import JobStatus
 
-from . import process, runpod_compat, runtime
+from . import process, runpod_compat, runtime, stopper, webhooks
 from .loader import HandlerLoadError
 from .recycle import REQUEST_CLASS
+from .stopper import JobStopped
 
 log = logging.getLogger("jobgate.worker")
 # Seconds between the soft time limit (the handler is interrupted) and the hard one
@@ -46,10 +48,9 @@ class JobTask(Task):
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, TimeLimitExceeded):
-            ctx = self.app.jobgate
-            job = ctx.store.get(task_id)
+            job = self.app.jobgate.store.get(task_id)
             if job is not None:
-                ctx.store.finish(job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
+                _end(self.app, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
 
 
 def run(task: Task, endpoint_id: str, job_id: str) -> str:
@@ -58,49 +59,72 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
     worker = process.current(ctx)
     hard_limit = task.request.timelimit[0] if task.request.timelimit else None
     hard_ms = int((hard_limit or ctx.registry[endpoint_id].execution_timeout_ms / 1000) * 1000)
-    previous, job = ctx.store.start(job_id, endpoint_id, worker.id, hard_ms)
-    if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
-        # Purged, cancelled, expired or already finished: nothing to run.
-        log.info("job %s not run: %s", job_id, previous or "gone")
-        return "SKIPPED"
-    worker.set_state("running", job_id)
-    try:
-        status = _execute(ctx, worker, job)
-    finally:
-        worker.set_state("idle")
+    # From here a stop for this job (Celery's revoke signal) is remembered, not lost.
+    with worker.stopper.taking(job_id):
+        previous, job = ctx.store.start(job_id, endpoint_id, worker.id, hard_ms)
+        if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
+            # Purged, cancelled, expired or already finished: nothing to run.
+            log.info("job %s not run: %s", job_id, previous or "gone")
+            return "SKIPPED"
+        worker.set_state("running", job_id, endpoint_id)
+        try:
+            status = _execute(task.app, worker, job)
+        finally:
+            worker.set_state("idle")
     if worker.recycle_requested:
         worker.recycle()
     return status
 
 
-def _execute(ctx: Any, worker: process.WorkerProcess, job: Job) -> str:
-    store = ctx.store
-    try:
+def _end(celery: Celery, job: Job, status: JobStatus, *, output: Any = runtime.MISSING,
+         error: str | None = None) -> str:
+    """Record a terminal state (unless the job already has one) and call its webhook."""
+    fields: dict[str, Any] = {"error": error}
+    if output is not runtime.MISSING:
+        fields["output"] = output
+    if celery.jobgate.store.finish(job, status, **fields):  # type: ignore[attr-defined]
+        webhooks.notify(celery, job)
+    return status.value
+
+
+def _execute(celery: Celery, worker: process.WorkerProcess, job: Job) -> str:
+    store = celery.jobgate.store  # type: ignore[attr-defined]
+    index = itertools.count()
+
+    def emit(chunk: Any) -> None:
+        # Between chunks is where a streaming handler learns it was cancelled or removed.
+        if not store.push_chunk(job, chunk, next(index)):
+            worker.stopper.interrupt(stopper.CANCELLED)
+
+    def call() -> runtime.Outcome:
         handler = worker.handler(job.endpoint)
-        rp_config = runpod_compat.config_for(handler)
+        rp_config = runpod_compat.config_for(handler)  # a RunPod handler file's start() config
         if rp_config is not None and rp_config.refresh_worker:
             worker.recycle_requested = True
-        outcome = runtime.execute(handler, {"id": job.id, "input": job.input},
-                                  emit=lambda chunk: store.push_chunk(job, chunk),
+        outcome = runtime.execute(handler, {"id": job.id, "input": job.input}, emit=emit,
                                   aggregate=rp_config.return_aggregate_stream if rp_config else True)
         worker.recycle_requested |= outcome.refresh_worker
+        return outcome
+
+    try:
+        outcome = worker.stopper.call(job, call)
+    except JobStopped as stop:
+        log.info("job %s stopped: %s", job.id, stop.reason)
+        if stop.reason == stopper.EXPIRED:
+            store.remove(job)
+            return "REMOVED"
+        return _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
     except SoftTimeLimitExceeded:
-        store.finish(job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
-        return JobStatus.TIMED_OUT.value
-    except HandlerLoadError as exc:
-        store.finish(job, JobStatus.FAILED, error=str(exc))
-        return JobStatus.FAILED.value
+        return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
+    except (HandlerLoadError, ChunkTooLarge) as exc:
+        return _end(celery, job, JobStatus.FAILED, error=str(exc))
     except Exception as exc:
         log.exception("job %s on %s failed", job.id, job.endpoint)
-        store.finish(job, JobStatus.FAILED, error=exception_error(exc, worker.id))
-        return JobStatus.FAILED.value
+        return _end(celery, job, JobStatus.FAILED, error=exception_error(exc, worker.id))
     if outcome.error is not None:
-        # A returned {"error": ...} with nothing else has no output (runtime.MISSING).
-        extra = {} if outcome.output is runtime.MISSING else {"output": outcome.output}
-        store.finish(job, JobStatus.FAILED, error=outcome.error, **extra)
-        return JobStatus.FAILED.value
-    store.finish(job, JobStatus.COMPLETED, output=None if outcome.output is runtime.MISSING else outcome.output)
-    return JobStatus.COMPLETED.value
+        return _end(celery, job, JobStatus.FAILED, output=outcome.output, error=outcome.error)
+    return _end(celery, job, JobStatus.COMPLETED,
+                output=None if outcome.output is runtime.MISSING else outcome.output)
 
 
 def register(celery: Celery) -> None:
