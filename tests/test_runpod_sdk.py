@@ -128,6 +128,15 @@ def test_job_stream_of_a_cancelled_job_never_ends(sdk):
     assert not done.wait(4)
 
 
+def test_sdk_retries_a_rate_limited_get_after_its_retry_after(sdk, gateway_url):
+    # `rate-limited` allows 2 health calls a second; the SDK's urllib3 Retry (http:// only,
+    # GETs only) waits out a 429's Retry-After and tries again.
+    url, auth = f"{gateway_url}/v2/rate-limited/health", {"Authorization": f"Bearer {API_KEY}"}
+    statuses = [requests.get(url, headers=auth).status_code for _ in range(3)]
+    assert statuses[-1] == 429
+    assert set(sdk.Endpoint("rate-limited").health(timeout=10)) == {"jobs", "workers"}
+
+
 def test_wrong_key_raises_the_sdks_unauthorized_error(sdk):
     with pytest.raises(RuntimeError, match="401"):
         sdk.Endpoint("echo", api_key="wrong").run({"x": 1})
