@@ -64,7 +64,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the gateway from ``Settings`` (or overrides on the environment's settings)."""
     from workers.celery_app import make_celery
 
-    from . import openai_routes, requests_routes, routes
+    from . import fleet_routes, metrics, openai_routes, requests_routes, routes
     from .gateway import Gateway
 
     settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
@@ -87,8 +87,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         "in": "path", "name": "endpoint_id", "required": True,
         "description": "An endpoint of this gateway's endpoints file",
         "schema": {"type": "string", "enum": registry.ids()}}]
-    for blueprint in (routes.blp, openai_routes.blp, requests_routes.blp):
+    for blueprint in (routes.blp, openai_routes.blp, requests_routes.blp, fleet_routes.blp):
         api.register_blueprint(blueprint, parameters=endpoint_param)
+    app.register_blueprint(metrics.blueprint)
     app.add_url_rule(DOCS_ASSETS + "<path:filename>", "docs_assets",
                      lambda filename: send_from_directory(swagger_ui_bundle.swagger_ui_path, filename))
     app.extensions["jobgate"] = Gateway(settings, registry, celery)

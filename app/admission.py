@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 
+from . import metrics
 from .auth import authenticate
 from .errors import Forbidden, PayloadTooLarge, TooManyRequests
 from .gateway import Gateway
@@ -46,14 +47,18 @@ def admit() -> None:
         raise Forbidden(f"this key may not call {operation} on endpoint {endpoint.id!r}")
     limit = endpoint.limit(operation)
     cap_body(limit)
-    if gw.settings.rate_limits:
-        gw.limiter.hit(endpoint.id, operation, limit)
-    if operation in SUBMITTING and gw.store.queue_depth(endpoint.id) >= endpoint.queue_limit:
-        raise TooManyRequests(
-            f"endpoint {endpoint.id!r} has {endpoint.queue_limit} jobs queued, its limit; retry later",
-            headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)})
-    if gw.settings.rate_limits:
-        g.slot = gw.limiter.acquire(endpoint.id, operation, limit)
+    try:
+        if gw.settings.rate_limits:
+            gw.limiter.hit(endpoint.id, operation, limit)
+        if operation in SUBMITTING and gw.store.queue_depth(endpoint.id) >= endpoint.queue_limit:
+            raise TooManyRequests(
+                f"endpoint {endpoint.id!r} has {endpoint.queue_limit} jobs queued, its limit; retry later",
+                headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)})
+        if gw.settings.rate_limits:
+            g.slot = gw.limiter.acquire(endpoint.id, operation, limit)
+    except TooManyRequests:
+        metrics.rate_limited(endpoint.id, operation)
+        raise
 
 
 def cap_body(limit: OperationLimit) -> None:

@@ -41,6 +41,8 @@ class Dispatcher:
             execution_timeout_ms=policy.get("executionTimeout") or endpoint.execution_timeout_ms,
             ttl_ms=policy.get("ttl"), low_priority=bool(policy.get("lowPriority")), extra=extra)
         self.send(endpoint, job)
+        log.info("job submitted (%s)", job.mode,
+                 extra={"event": "job.submitted", "endpoint": endpoint.id, "job_id": job.id})
         return job
 
     def send(self, endpoint: Endpoint, job: Job) -> None:
@@ -73,8 +75,11 @@ class Dispatcher:
             return False
         self.celery.control.revoke(job.id, terminate=True, signal=STOP_SIGNAL_NAME)
         webhooks.notify(self.celery, job)
+        log.info("job cancelled", extra={"event": "job.cancelled", "endpoint": job.endpoint, "job_id": job.id})
         return True
 
     def purge(self, endpoint: Endpoint) -> int:
         """Drop every queued job of one endpoint, records and messages together."""
-        return self.store.purge(endpoint.id, broker_lists(endpoint.queue))
+        removed = self.store.purge(endpoint.id, broker_lists(endpoint.queue))
+        log.info("queue purged: %d job(s) removed", removed, extra={"event": "queue.purged", "endpoint": endpoint.id})
+        return removed

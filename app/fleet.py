@@ -79,10 +79,28 @@ class Fleet:
         """
         counts = dict.fromkeys(WORKER_STATES, 0)
         for w in self.workers(endpoint, at_ms):
-            state = w.get("state", "idle")
-            if endpoint in w.get("broken", "").split(","):
-                state = "unhealthy"
-            elif state == "running" and w.get("job_endpoint") not in (None, "", endpoint):
-                state = "throttled"
-            counts[state if state in counts else "unhealthy"] += 1
+            counts[state_for(w, endpoint)] += 1
         return counts
+
+    def details(self, endpoint: str, at_ms: int) -> list[dict[str, Any]]:
+        """Live workers of an endpoint as ``GET /v2/<id>/workers`` lists them."""
+        return [{
+            "id": w["id"], "node": w.get("node"), "host": w.get("host"),
+            "pid": int(w["pid"]) if w.get("pid") else None,
+            "state": state_for(w, endpoint), "jobId": w.get("job") or None,
+            "gpu": json.loads(w["gpu"]) if w.get("gpu") else None,
+            "lastHeartbeat": int(w.get("last") or 0),
+            "metricsPort": int(w.get("metrics_port") or 0) or None,
+        } for w in sorted(self.workers(endpoint, at_ms), key=lambda w: w["id"])]
+
+
+def state_for(worker: dict[str, str], endpoint: str) -> str:
+    """A worker's state for one endpoint, one of WORKER_STATES."""
+    # A process whose handler for this endpoint failed to import is unhealthy for it.
+    if endpoint in worker.get("broken", "").split(","):
+        return "unhealthy"
+    state = worker.get("state", "idle")
+    if state == "running" and worker.get("job_endpoint") not in (None, "", endpoint):
+        # Busy with another endpoint's job: it cannot take this endpoint's work now.
+        return "throttled"
+    return state if state in WORKER_STATES else "unhealthy"

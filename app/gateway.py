@@ -11,6 +11,7 @@ from .endpoints import Endpoint, Registry
 from .errors import NotFound
 from .fleet import Fleet
 from .jobstore import Job, JobStore
+from .metrics import JobMetrics
 from .ratelimit import Limiter
 from .settings import Settings
 from .waiter import CompletionWaiter
@@ -27,6 +28,7 @@ class Gateway:
         self.redis = ctx.redis
         self.store: JobStore = ctx.store
         self.fleet: Fleet = ctx.fleet
+        self.metrics: JobMetrics = self.store.metrics
         self.dispatcher = Dispatcher(celery, self.store, max(1, settings.redis_max_connections // 2))
         self.waiter = CompletionWaiter(self.redis, self.store.keys.done_channel,
                                        self.store.keys.chunk_channel)

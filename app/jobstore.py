@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from . import scripts
 from .keys import Keys
+from .metrics import JobMetrics
 from .settings import Settings
 from .states import RETRYABLE, JobStatus
 
@@ -25,6 +28,7 @@ STREAM_READ_LIMIT = 1000
 LIST_SCAN_BUDGET = 5_000
 _LIST_FIELDS = ("status", "created", "queued", "started", "finished", "worker", "retries")
 _MISSING: Any = object()
+log = logging.getLogger(__name__)
 
 
 class ChunkTooLarge(ValueError):
@@ -153,6 +157,7 @@ class JobStore:
         self._remove = redis.register_script(scripts.REMOVE)
         self._webhook_status = redis.register_script(scripts.WEBHOOK_STATUS)
         self._list = redis.register_script(scripts.LIST)
+        self.metrics = JobMetrics(redis, self.keys)
 
     # -- stats buckets -----------------------------------------------------
     def _bucket_key(self, endpoint: str, at_ms: int) -> str:
@@ -325,7 +330,20 @@ class JobStore:
             args=[status.value, at, ",".join(s.value for s in allowed_from), int(has_output),
                   json.dumps(output) if has_output else "", error or "", stats_field,
                   self._stats_ttl_s, k.done_channel, job.id])
-        return result == "OK"
+        if result != "OK":
+            return False
+        execution_ms = None if job.started_ms is None or status is JobStatus.CANCELLED \
+            else at - job.started_ms
+        self._observe(self.metrics.job_finished, job.endpoint, status.value, execution_ms)
+        return True
+
+    @staticmethod
+    def _observe(record: Any, *args: Any) -> None:
+        # Metrics follow a transition that already happened: losing one must not undo it.
+        try:
+            record(*args)
+        except RedisError as exc:
+            log.warning("metrics not recorded: %s", exc)
 
     def cancel(self, job: Job) -> bool:
         """Cancel a queued or running job; False when it had already ended."""
@@ -348,7 +366,10 @@ class JobStore:
         if not res:
             return None, None
         previous, *flat = res
-        return JobStatus(previous), Job.from_hash(job_id, _pairs(flat))
+        job = Job.from_hash(job_id, _pairs(flat))
+        if previous == JobStatus.IN_QUEUE.value:
+            self._observe(self.metrics.job_started, endpoint, at - job.queued_ms)
+        return JobStatus(previous), job
 
     def progress(self, job_id: str, value: Any) -> bool:
         """Show ``value`` as a running job's output; ignored once the job has ended."""

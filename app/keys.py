@@ -63,3 +63,7 @@ class Keys:
     def api_key(self, key_id: str) -> str:
         """Hash: one stored API key (its SHA-256, scopes). Expires only if created with an expiry."""
         return f"{self.prefix}:apikey:{key_id}"
+
+    def metrics(self, endpoint: str) -> str:
+        """Hash: an endpoint's monotonic counters and histogram buckets for /metrics."""
+        return f"{self.prefix}:metrics:{endpoint}"

@@ -122,3 +122,26 @@ class ErrorSchema(Schema):
     error = fields.String(required=True, metadata={"description": "What went wrong"})
     code = fields.Integer(required=True, metadata={"description": "HTTP status"})
     errors = fields.Dict(metadata={"description": "Field name -> messages"})
+
+
+class GpuSchema(Schema):
+    index = fields.Integer(required=True, metadata={"description": "NVML index (CUDA_VISIBLE_DEVICES)"})
+    name = fields.String(required=True)
+    memoryMb = fields.Integer(allow_none=True, attribute="memory_mb", metadata={"description": "Total memory"})
+    uuid = fields.String(allow_none=True)
+
+
+class WorkerSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "Worker id: Celery node and pool index"})
+    node = fields.String(metadata={"description": "Celery node name (as Flower shows it)"})
+    host = fields.String()
+    pid = fields.Integer()
+    state = fields.String(required=True, metadata={"description": "idle, running, unhealthy, ..."})
+    jobId = fields.String(allow_none=True, metadata={"description": "The job it runs"})
+    gpu = fields.Nested(GpuSchema, allow_none=True, metadata={"description": "Its GPU; null on the CPU"})
+    lastHeartbeat = fields.Integer(required=True, metadata={"description": "ms since the epoch"})
+    metricsPort = fields.Integer(allow_none=True, metadata={"description": "Port of its node's metrics"})
+
+
+class WorkerListSchema(Schema):
+    workers = fields.List(fields.Nested(WorkerSchema), required=True)

@@ -28,6 +28,8 @@ DEFAULT_WEBHOOK_BACKOFF_S = 10
 DEFAULT_STOP_GRACE_S = 10
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
+# Log lines: "json" (one JSON object per line) or "human" (what `make run` shows).
+DEFAULT_LOG_FORMAT = "json"
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -57,6 +59,15 @@ class Settings:
     webhook_secret: str = field(default="", repr=False)
     webhook_backoff_s: int = DEFAULT_WEBHOOK_BACKOFF_S
     stop_grace_s: int = DEFAULT_STOP_GRACE_S
+    log_format: str = DEFAULT_LOG_FORMAT
+    # Default of `jobgate worker --gpus` ("all", "0,1", or empty for no pinning).
+    gpus: str = ""
+    # The GPU `--gpus slot` takes (0, 1, ...); under honcho, worker.N takes N-1 when unset.
+    worker_slot: str = ""
+    # A JSON list of this host's GPUs, used instead of asking NVML (tests, hosts without NVML).
+    gpu_inventory: str = ""
+    # Port of a worker's own Prometheus metrics; 0 leaves them off.
+    worker_metrics_port: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -14,8 +14,31 @@ keepalive = 75
 accesslog = "-" if os.environ.get("JOBGATE_ACCESS_LOG") else None
 errorlog = "-"
 loglevel = os.environ.get("JOBGATE_LOG_LEVEL", "info").lower()
+log_format = os.environ.get("JOBGATE_LOG_FORMAT") or "json"
+# The master's own lines. It must not import the app (gevent patches the workers after the
+# fork, and modules imported before that are left unpatched), so this names classes only;
+# each worker then applies app.logs, which adds the endpoint / job_id fields.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"main": {
+        "()": "pythonjsonlogger.json.JsonFormatter", "fmt": "{levelname}{name}{message}", "style": "{",
+        "timestamp": "time", "rename_fields": {"levelname": "level", "name": "logger"},
+    } if log_format == "json" else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                            "formatter": "main"}},
+    "root": {"level": loglevel.upper(), "handlers": ["stdout"]},
+    "loggers": {"gunicorn.error": {"handlers": [], "propagate": True},
+                # Access lines are INFO: logged only when JOBGATE_ACCESS_LOG asks for them.
+                "gunicorn.access": {"level": "INFO" if accesslog else "WARNING", "handlers": [],
+                                    "propagate": True}},
+}
 
-# Errors gunicorn answers before the app (request line too long: 414...) are JSON too.
-from app.serving import install_json_errors  # noqa: E402
 
-install_json_errors()
+def post_worker_init(worker):
+    from app.logs import configure
+    from app.serving import install_json_errors
+
+    configure(log_format, loglevel, access_log=bool(accesslog))
+    # Errors gunicorn answers before the app (request line too long: 414...) are JSON too.
+    install_json_errors()

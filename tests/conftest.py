@@ -1,6 +1,7 @@
 """Real services for the tests: one Redis database and one Celery worker per session."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -95,18 +96,12 @@ def redis(settings: Settings) -> Redis:
 
 @pytest.fixture(scope="session")
 def worker(settings: Settings, redis: Redis, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """A real Celery worker (prefork, 3 processes) serving every endpoint but ``unserved``."""
+    """A real Celery worker (prefork, 3 processes) serving every endpoint in SERVED."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    args = [sys.executable, "-m", "app.cli", "worker", "-c", "3", "-n", "test-worker@%h"]
+    args = ["-c", "3"]
     for eid in SERVED:
         args += ["-e", eid]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(args, cwd=ROOT, env=service_env(settings), stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    ready = wait_until(lambda: proc.poll() is not None or len(redis.keys("jg:worker:*")) >= 3, 60)
-    if proc.poll() is not None or not ready:
-        stop(proc)
-        pytest.fail(f"worker did not start:\n{log.read_text()[-3000:]}")
+    proc = start_worker(settings, redis, log, args, "test-worker", 3)
     yield {"proc": proc, "log": log}
     stop(proc)
 
@@ -162,11 +157,12 @@ def api(app) -> ApiClient:
     return ApiClient(app)
 
 
-def serve_gateway(settings: Settings, log: Path, **env: str) -> tuple[subprocess.Popen, str]:
-    """Start the gateway as `make run` serves it (gunicorn, one gevent worker) on a free port."""
+def start_gateway(settings: Settings, log: Path, web_workers: int = 1,
+                  **env: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn as deployed, on a free port (``env``: extra variables); returns the process and its URL."""
     port = free_port()
-    env = service_env(settings, JOBGATE_PORT=str(port), JOBGATE_HOST="127.0.0.1", JOBGATE_WEB_WORKERS="1",
-                      **env)
+    env = service_env(settings, JOBGATE_PORT=str(port), JOBGATE_HOST="127.0.0.1",
+                      JOBGATE_WEB_WORKERS=str(web_workers), **env)
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
                                  "app:create_app()"], cwd=ROOT, env=env, stdout=out,
@@ -186,8 +182,47 @@ def serve_gateway(settings: Settings, log: Path, **env: str) -> tuple[subprocess
 
 
 @pytest.fixture(scope="session")
-def gateway_url(settings: Settings, worker, tmp_path_factory) -> Iterator[str]:
-    """The gateway as `make run` serves it: gunicorn with one gevent worker, on a free port."""
-    proc, url = serve_gateway(settings, tmp_path_factory.mktemp("gateway") / "gateway.log")
-    yield url
+def gateway(settings: Settings, worker, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """The gateway as `make run` serves it: gunicorn with one gevent worker, and its log."""
+    log = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    proc, url = start_gateway(settings, log)
+    yield {"url": url, "log": log, "proc": proc}
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def gateway_url(gateway) -> str:
+    return gateway["url"]
+
+
+def start_worker(settings: Settings, redis: Redis, log: Path, args: list[str], name: str,
+                 processes: int, **env: str) -> subprocess.Popen:
+    """``jobgate worker ARGS -n NAME@%h``, once ``processes`` pool processes beat."""
+    cmd = [sys.executable, "-m", "app.cli", "worker", "-n", f"{name}@%h", *args]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=service_env(settings, **env), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    ready = wait_until(lambda: proc.poll() is not None
+                       or len(redis.keys(f"jg:worker:{name}@*")) >= processes, 60)
+    if proc.poll() is not None or not ready:
+        stop(proc)
+        pytest.fail(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
+    return proc
+
+
+# Four GPUs as NVML would describe them, for hosts (like CI) that have none.
+FAKE_GPUS = [{"name": f"Fake GPU {i}", "memory_mb": 1000 * (i + 1), "uuid": f"GPU-fake-{i}"} for i in range(4)]
+PINNED_GPUS = [1, 3]
+
+
+@pytest.fixture(scope="session")
+def pinned_worker(settings: Settings, redis: Redis, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """A worker for ``gpu-env`` pinned to GPUs 1 and 3 of FAKE_GPUS, one job per pool process."""
+    log = tmp_path_factory.mktemp("pinned") / "worker.log"
+    port = free_port()
+    proc = start_worker(settings, redis, log,
+                        ["-e", "gpu-env", "--gpus", ",".join(map(str, PINNED_GPUS)),
+                         "--max-tasks-per-child", "1", "--metrics-port", str(port)],
+                        "pinned", len(PINNED_GPUS), JOBGATE_GPU_INVENTORY=json.dumps(FAKE_GPUS))
+    yield {"proc": proc, "log": log, "metrics_port": port}
     stop(proc)

@@ -1,5 +1,6 @@
 """Tiny handlers, one per behaviour under test (loaded by file path from endpoints.toml)."""
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -101,3 +102,33 @@ def vllm_style(job):
         yield {"id": "chatcmpl-v", "object": "chat.completion", "created": 0, "model": "echo",
                "choices": [{"index": 0, "message": {"role": "assistant", "content": "one two"},
                             "finish_reason": "stop"}]}
+
+
+# What this pool process saw when it imported this module, before any handler ran.
+IMPORTED_WITH_GPUS = os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def visible_gpus(job):
+    """The GPUs this process may use: at import and now, and which process it is."""
+    params = job["input"] if isinstance(job["input"], dict) else {}
+    time.sleep(float(params.get("sleep", 0)))
+    return {"imported_with": IMPORTED_WITH_GPUS, "now": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "order": os.environ.get("CUDA_DEVICE_ORDER"), "pid": os.getpid()}
+
+
+def cuda_devices(job):
+    """The GPUs CUDA itself shows this process (driver API through ctypes: no framework needed)."""
+    import ctypes
+
+    cuda = ctypes.CDLL("libcuda.so.1")
+    assert cuda.cuInit(0) == 0
+    count = ctypes.c_int()
+    assert cuda.cuDeviceGetCount(ctypes.byref(count)) == 0
+    uuids = []
+    for ordinal in range(count.value):
+        device, raw = ctypes.c_int(), (ctypes.c_ubyte * 16)()
+        assert cuda.cuDeviceGet(ctypes.byref(device), ordinal) == 0
+        assert cuda.cuDeviceGetUuid(raw, device) == 0
+        h = bytes(raw).hex()
+        uuids.append(f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return {"uuids": uuids, "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}

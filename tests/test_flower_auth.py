@@ -13,8 +13,8 @@ def procfile_command(name: str) -> str:
     raise AssertionError(f"no {name} line in the Procfile")
 
 
-def test_flower_line_passes_the_login_to_flower():
-    assert '--basic-auth="${FLOWER_BASIC_AUTH' in procfile_command("flower")
+def test_flower_line_runs_jobgate_flower_which_reads_the_login():
+    assert procfile_command("flower") == "jobgate flower"
 
 
 def test_flower_refuses_to_start_without_a_login():

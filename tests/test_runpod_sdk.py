@@ -7,7 +7,7 @@ import pytest
 import requests
 import runpod
 
-from tests.conftest import API_KEY, serve_gateway, stop, wait_until
+from tests.conftest import API_KEY, start_gateway, stop, wait_until
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def sdk(gateway_url, monkeypatch):
 @pytest.fixture(scope="module")
 def short_wait_url(settings, worker, tmp_path_factory):
     """A second gateway whose /runsync default wait is 1 s (JOBGATE_RUNSYNC_WAIT_MS)."""
-    proc, url = serve_gateway(settings, tmp_path_factory.mktemp("short") / "gateway.log",
+    proc, url = start_gateway(settings, tmp_path_factory.mktemp("short") / "gateway.log",
                               JOBGATE_RUNSYNC_WAIT_MS="1000")
     yield url
     stop(proc)

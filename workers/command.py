@@ -1,13 +1,19 @@
-"""``jobgate worker``: a Celery worker serving one or more endpoints."""
+"""``jobgate worker``: a Celery worker serving one or more endpoints, optionally one GPU per process."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import socket
 import uuid
+from typing import Any, Mapping
 
 from app.endpoints import Registry
 from app.settings import Settings
+
+from . import gpus
+
+log = logging.getLogger("jobgate.worker")
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -15,32 +21,116 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--endpoint", "-e", action="append", default=[],
                    help="endpoint id to serve (repeatable; default: every endpoint in the file)")
     p.add_argument("--concurrency", "-c", type=int, default=None,
-                   help="pool processes (default: the largest 'concurrency' of the served endpoints)")
-    p.add_argument("--name", "-n", default=None, help="Celery node name (default: jobgate-<id>@<host>)")
+                   help="pool processes (default: one per GPU with --gpus, else the largest "
+                        "'concurrency' of the served endpoints)")
+    p.add_argument("--gpus", default=None,
+                   help="'all' or GPU indexes such as 0,1,2,3: one pool process per GPU, each seeing "
+                        "only its own; 'slot': the one GPU of this worker's slot (honcho's worker.N "
+                        "takes GPU N-1) (default: JOBGATE_GPUS; none: no pinning)")
+    p.add_argument("--name", "-n", default=None,
+                   help="Celery node name (default: jobgate-<honcho process or random id>@<host>)")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve this node's Prometheus metrics here (default: JOBGATE_WORKER_METRICS_PORT; "
+                        "0: off)")
+    p.add_argument("--max-tasks-per-child", type=int, default=None,
+                   help="replace a pool process after this many jobs (it keeps its GPU)")
     p.add_argument("--loglevel", "-l", default=None)
     p.set_defaults(func=run_worker)
 
 
+def node_name(explicit: str | None) -> str:
+    """Distinct per worker: honcho's process name (worker.1, worker.2, ...) or a random id."""
+    slot = os.environ.get("HONCHO_PROCESS_NAME") or uuid.uuid4().hex[:6]
+    return (explicit or f"jobgate-{slot}@%h").replace("%h", socket.gethostname())
+
+
+def worker_slot(settings: Settings, environ: Mapping[str, str]) -> int:
+    """This worker's 0-based place among its siblings: JOBGATE_WORKER_SLOT, or honcho's worker.N."""
+    raw = settings.worker_slot
+    if not raw:
+        number = environ.get("HONCHO_PROCESS_NAME", "").rpartition(".")[2]
+        raw = str(int(number) - 1) if number.isdigit() and int(number) > 0 else ""
+    if not raw.isdigit():
+        raise gpus.GPUSpecError("--gpus slot needs JOBGATE_WORKER_SLOT (0, 1, ...) or honcho's worker.N")
+    return int(raw)
+
+
+def plan_gpus(spec: str, settings: Settings, concurrency: int | None,
+              environ: Mapping[str, str] = os.environ) -> tuple[list[gpus.GPU], int | None]:
+    """The GPUs to pin and the pool size; no GPUs when ``spec`` is empty or finds none."""
+    if not spec:
+        return [], concurrency
+    found, reason = gpus.inventory(settings.gpu_inventory)
+    if spec.strip() == "slot":
+        slot = worker_slot(settings, environ)
+        if found and slot >= len(found):
+            raise gpus.GPUSpecError(f"--gpus slot: slot {slot} but {len(found)} GPU(s) on this host")
+        spec = str(found[slot].index) if found else "all"
+    chosen = gpus.select(spec, found)
+    if not chosen:
+        log.warning("--gpus %s: no GPU found (%s); running on the CPU", spec, reason,
+                    extra={"event": "worker.cpu_fallback"})
+        return [], concurrency
+    size = concurrency or len(chosen)
+    if size % len(chosen):
+        raise gpus.GPUSpecError(f"--concurrency {size} must be a multiple of the {len(chosen)} GPU(s)")
+    log.info("pinning %d pool process(es) to GPU(s) %s", size,
+             ", ".join(f"{g.index} ({g.name})" for g in chosen), extra={"event": "worker.gpus"})
+    return chosen, size
+
+
 def run_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
+    from . import telemetry  # no prometheus-client import yet: storage is chosen first
+
+    telemetry.prepare_storage(enabled=port > 0)
+    from celery.signals import setup_logging
+
+    from app import logs
+
+    try:
+        logs.configure(settings.log_format, args.loglevel or settings.log_level)
+    except ValueError as exc:
+        raise SystemExit(f"jobgate worker: {exc}") from None
+
+    def keep_our_logging(**_: Any) -> None:
+        """Connected, so Celery leaves logging as configured above."""
+
+    setup_logging.connect(keep_our_logging, weak=False)
+
     registry = Registry.load(settings.endpoints_file)
     ids = args.endpoint or registry.ids()
     unknown = [e for e in ids if e not in registry]
     if unknown:
         raise SystemExit(f"unknown endpoint(s) {', '.join(unknown)}; known: {', '.join(registry.ids())}")
-    name = (args.name or f"jobgate-{uuid.uuid4().hex[:6]}@%h").replace("%h", socket.gethostname())
-    # Pool processes read these to name themselves and to know what they serve.
+    try:
+        chosen, concurrency = plan_gpus(settings.gpus if args.gpus is None else args.gpus, settings,
+                                        args.concurrency)
+    except gpus.GPUSpecError as exc:
+        raise SystemExit(f"jobgate worker: {exc}") from None
+    name = node_name(args.name)
+    # Pool processes read these to name themselves, to know what they serve and their GPU.
     os.environ["JOBGATE_WORKER_NAME"] = name
     os.environ["JOBGATE_WORKER_ENDPOINTS"] = ",".join(ids)
+    if chosen:
+        os.environ[gpus.ASSIGNMENT_ENV] = gpus.assignment(chosen)
+    else:
+        os.environ.pop(gpus.ASSIGNMENT_ENV, None)
+    settings = settings.replace(worker_metrics_port=telemetry.serve(port) if port > 0 else 0)
     from . import webhooks
     from .celery_app import make_celery
 
     celery = make_celery(settings, registry)
-    concurrency = args.concurrency or max(registry[e].concurrency for e in ids)
-    celery.worker_main([
-        # Every worker also delivers webhooks (an attempt holds a process for seconds at most).
-        "worker", "-Q", ",".join([*(registry[e].queue for e in ids), webhooks.QUEUE]), "-n", name,
-        "-c", str(concurrency), "--pool", "prefork", "-E",
-        "--loglevel", args.loglevel or settings.log_level,
-    ])
+    telemetry.JobObserver().install(celery)
+    concurrency = concurrency or max(registry[e].concurrency for e in ids)
+    # Every worker also delivers webhooks (an attempt holds a process for seconds at most).
+    argv = ["worker", "-Q", ",".join([*(registry[e].queue for e in ids), webhooks.QUEUE]), "-n", name,
+            "-c", str(concurrency), "--pool", "prefork", "-E",
+            "--loglevel", args.loglevel or settings.log_level]
+    if args.max_tasks_per_child:
+        argv += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
+    if settings.log_format == "json":
+        argv = ["--quiet", *argv]  # the banner is not a JSON line
+    celery.start(argv)
     return 0

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from app.jobstore import now_ms
 
+from . import gpus
 from .loader import HandlerLoadError, load_handler
 from .stopper import Stopper
 
@@ -27,12 +28,17 @@ def served_endpoints(registry_ids: list[str]) -> list[str]:
 
 
 class WorkerProcess:
-    """One pool process: loads handlers once, beats, and reports its state."""
+    """One pool process: pinned to its GPU, loads handlers once, beats, and reports its state."""
 
     def __init__(self, ctx: Any, index: int):
         self.ctx = ctx
         self.id = f"{node_name()}-{index}"
         self.pid = os.getpid()
+        # Before anything imports a handler (and with it, perhaps, CUDA).
+        self.gpu = gpus.pin(index)
+        if self.gpu is not None:
+            log.info("pool process %d pinned to GPU %d (%s)", index, self.gpu.index, self.gpu.name,
+                     extra={"event": "worker.pinned", "worker_id": self.id})
         self.endpoints = served_endpoints(ctx.registry.ids())
         self.state = "initializing"
         self.job_id: str | None = None
@@ -76,7 +82,9 @@ class WorkerProcess:
         self.ctx.fleet.beat(self.id, self.endpoints, now_ms(), state=self.state, job=self.job_id or "",
                             job_endpoint=self.job_endpoint or "",
                             host=socket.gethostname(), pid=self.pid, node=node_name(),
-                            broken=",".join(self.load_errors))
+                            broken=",".join(self.load_errors),
+                            gpu=self.gpu.to_dict() if self.gpu else "",
+                            metrics_port=self.ctx.settings.worker_metrics_port)
 
     def start_heartbeat(self) -> None:
         def loop() -> None:

@@ -1,0 +1,145 @@
+"""A worker node's own observations: each job's log context and events, and its metrics.
+
+Pool processes record into prometheus-client's multiprocess files, in a directory made fresh
+for this node; the node's main process serves their sum on ``JOBGATE_WORKER_METRICS_PORT``.
+Fleet-wide numbers (queue depth, every job's outcome) are the gateway's ``/metrics``.
+"""
+from __future__ import annotations
+
+import atexit
+import glob
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any
+
+from celery import Celery
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
+
+from app import logs
+from app.metrics import EXECUTION_BUCKETS_S
+
+from . import process
+from .celery_app import TASK_NAME
+
+log = logging.getLogger("jobgate.worker")
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_storage(enabled: bool) -> str | None:
+    """Choose where pool processes keep metrics; must run before prometheus-client is imported.
+
+    prometheus-client picks its storage once, at import: files shared by the pool processes
+    when metrics are served, plain memory otherwise (an inherited directory is never reused,
+    since another node's files would mix with ours).
+    """
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before the worker chose its metrics storage")
+    os.environ.pop(MULTIPROC_ENV, None)
+    if not enabled:
+        return None
+    path = tempfile.mkdtemp(prefix="jobgate-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def serve(port: int, host: str = "0.0.0.0") -> int:
+    """Serve this node's metrics on ``port``; the port, or 0 when it cannot be bound."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        # Several workers on one host with one port: the first serves, the others say so.
+        log.warning("worker metrics port %d unavailable (%s); this worker serves no metrics", port, exc,
+                    extra={"event": "worker.metrics_off"})
+        return 0
+    log.info("worker metrics on port %d", port, extra={"event": "worker.metrics_on"})
+    return port
+
+
+def sweep_dead_processes() -> None:
+    """Drop the live gauges of pool processes that died without a shutdown (hard time limit, OOM)."""
+    from prometheus_client import multiprocess
+
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        pid = int(path.rsplit("_", 1)[1].split(".")[0])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
+class JobObserver:
+    """Hooks Celery's task signals: binds each job's log fields, logs it, counts and times it."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.jobs = Counter("jobgate_worker_jobs", "Jobs this node ran, by outcome",
+                            ["endpoint", "status"], registry=None)
+        self.execution = Histogram("jobgate_worker_job_execution_seconds", "Time jobs ran on this node",
+                                   ["endpoint"], buckets=EXECUTION_BUCKETS_S, registry=None)
+        self.busy = Gauge("jobgate_worker_busy_processes", "Pool processes running a job",
+                          registry=None, multiprocess_mode="livesum")
+        self.processes = Gauge("jobgate_worker_process_info", "Live pool processes and their GPU",
+                               ["worker_id", "gpu", "gpu_name"], registry=None,
+                               multiprocess_mode="livemax")
+        self._running: dict[str, tuple[float, Any]] = {}
+
+    def install(self, celery: Celery) -> None:
+        """Connect to the signals of ``celery``'s workers (before the pool forks)."""
+        task_prerun.connect(self._prerun, weak=False)
+        task_postrun.connect(self._postrun, weak=False)
+
+        def on_process_init(**_: Any) -> None:
+            sweep_dead_processes()
+            worker = process.current(celery.jobgate)  # type: ignore[attr-defined]
+            gpu = worker.gpu
+            self.processes.labels(worker.id, "" if gpu is None else str(gpu.index),
+                                  "" if gpu is None else gpu.name).set(1)
+
+        def on_process_shutdown(**_: Any) -> None:
+            from prometheus_client import multiprocess
+
+            if os.environ.get(MULTIPROC_ENV):
+                multiprocess.mark_process_dead(os.getpid())
+
+        worker_process_init.connect(on_process_init, weak=False)
+        worker_process_shutdown.connect(on_process_shutdown, weak=False)
+
+    def _prerun(self, task_id: str, task: Any, args: Any = (), **_: Any) -> None:
+        if task.name != TASK_NAME or not args:
+            return
+        worker = process.current(task.app.jobgate)
+        token = logs.bind(endpoint=args[0], job_id=task_id, worker_id=worker.id)
+        self._running[task_id] = (time.monotonic(), token)
+        self.busy.inc()
+        log.info("job received", extra={"event": "job.received"})
+
+    def _postrun(self, task_id: str, task: Any, args: Any = (), retval: Any = None, **_: Any) -> None:
+        started = self._running.pop(task_id, None)
+        if task.name != TASK_NAME or not args or started is None:
+            return
+        began, token = started
+        seconds = time.monotonic() - began
+        status = retval if isinstance(retval, str) else "ERROR"
+        self.busy.dec()
+        self.jobs.labels(args[0], status).inc()
+        if status != "SKIPPED":
+            self.execution.labels(args[0]).observe(seconds)
+        log.info("job finished: %s in %.3f s", status, seconds,
+                 extra={"event": "job.finished", "status": status, "seconds": round(seconds, 3)})
+        logs.unbind(token)
