@@ -31,11 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_redis)
     from workers import command
 
-    from . import apikeys_cli, dashboard
+    from . import apikeys_cli, client_cli, dashboard
 
     command.add_parser(sub)
     apikeys_cli.add_parser(sub)
     dashboard.add_parser(sub)
+    client_cli.add_parsers(sub)
     return parser
 
 

@@ -42,9 +42,17 @@ class RunRequestSchema(StrictSchema):
     s3Config = fields.Dict(metadata={"description": "Forwarded to the handler, never echoed"})
 
 
+def _default_wait_ms() -> int:
+    # Read per request: the default is a setting (JOBGATE_RUNSYNC_WAIT_MS, RunPod's 90 s).
+    from flask import current_app
+
+    return current_app.extensions["jobgate"].settings.runsync_wait_ms
+
+
 class WaitQuerySchema(Schema):
-    wait = fields.Integer(load_default=90_000, validate=validate.Range(1_000, 300_000),
-                          metadata={"description": "How long to hold the request (ms)"})
+    wait = fields.Integer(load_default=_default_wait_ms, validate=validate.Range(1_000, 300_000),
+                          metadata={"description": "How long to hold the request (ms); "
+                                                   "default 90000 (JOBGATE_RUNSYNC_WAIT_MS)"})
 
 
 class StreamQuerySchema(Schema):

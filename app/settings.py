@@ -60,6 +60,7 @@ class Settings:
     result_ttl_sync_s: int = DEFAULT_RESULT_TTL_SYNC_S
     health_window_s: int = DEFAULT_HEALTH_WINDOW_S
     job_ttl_ms: int = DEFAULT_JOB_TTL_MS
+    runsync_wait_ms: int = DEFAULT_RUNSYNC_WAIT_MS
     heartbeat_s: int = DEFAULT_HEARTBEAT_S
     openai_wait_ms: int = DEFAULT_OPENAI_WAIT_MS
     key_prefix: str = DEFAULT_KEY_PREFIX

@@ -26,7 +26,9 @@ API_KEY = "test-key"
 TEST_DB = int(os.environ.get("JOBGATE_TEST_REDIS_DB", "13"))
 SPARE_DB = int(os.environ.get("JOBGATE_TEST_SPARE_DB", str(TEST_DB + 1)))
 SERVED = ["echo", "echo-stream", "stubborn", "by-path", "broken", "echo-openai", "slow-openai",
-          "vllm-style", "unstoppable", "late-progress", "big-chunk", "touch", "flaky", "async-sleeper"]
+          "vllm-style", "unstoppable", "late-progress", "big-chunk", "touch", "flaky", "async-sleeper",
+          "rp-echo", "rp-greet", "rp-error", "rp-async", "rp-chunks", "rp-async-chunks",
+          "rp-refresh-on-request", "rp-refresh", "rp-plain-stream"]
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
@@ -155,11 +157,12 @@ def api(app) -> ApiClient:
     return ApiClient(app)
 
 
-def start_gateway(settings: Settings, log: Path, web_workers: int = 1) -> tuple[subprocess.Popen, str]:
-    """gunicorn as deployed, on a free port; returns the process and its URL."""
+def start_gateway(settings: Settings, log: Path, web_workers: int = 1,
+                  **env: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn as deployed, on a free port (``env``: extra variables); returns the process and its URL."""
     port = free_port()
     env = service_env(settings, JOBGATE_PORT=str(port), JOBGATE_HOST="127.0.0.1",
-                      JOBGATE_WEB_WORKERS=str(web_workers))
+                      JOBGATE_WEB_WORKERS=str(web_workers), **env)
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
                                  "app:create_app()"], cwd=ROOT, env=env, stdout=out,

@@ -9,6 +9,8 @@ from typing import Any, Callable, Protocol
 
 from app.endpoints import Endpoint
 
+from . import runpod_compat
+
 
 class Handler(Protocol):
     """A user handler: takes the job dict (``id``, ``input``), returns or yields output."""
@@ -45,6 +47,7 @@ def load_handler(endpoint: Endpoint) -> Callable[[dict[str, Any]], Any]:
     target, sep, attr = endpoint.handler.rpartition(":")
     if not sep or not target or not attr:
         raise HandlerLoadError(f"{endpoint.id}: handler {endpoint.handler!r} is not 'module:function'")
+    runpod_compat.install()  # RunPod handler files call runpod.serverless.start() at import
     try:
         if target.endswith(".py") or "/" in target:
             path = Path(target)

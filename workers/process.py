@@ -46,6 +46,8 @@ class WorkerProcess:
         self.stopper = Stopper(ctx.settings.stop_grace_s, ctx.store.remove)
         self.handlers: dict[str, Callable[..., Any]] = {}
         self.load_errors: dict[str, str] = {}
+        # Set by a job that asks for a fresh process (RunPod's refresh_worker).
+        self.recycle_requested = False
         self._stop = threading.Event()
 
     def load_handlers(self) -> None:
@@ -94,6 +96,16 @@ class WorkerProcess:
                 self._stop.wait(self.ctx.settings.heartbeat_s)
 
         threading.Thread(target=loop, name="jobgate-heartbeat", daemon=True).start()
+
+    def recycle(self) -> None:
+        """End this pool process after its job; Celery's pool starts a fresh one in its place.
+
+        Called at the very end of the task, once the job's outcome is recorded.
+        """
+        from .recycle import exit_for_recycle
+
+        log.info("worker %s recycles its process (refresh_worker)", self.id)
+        exit_for_recycle()
 
     def stop(self) -> None:
         self._stop.set()

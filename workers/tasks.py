@@ -14,8 +14,9 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from app.jobstore import ChunkTooLarge, Job, NotStarted
 from app.states import JobStatus
 
-from . import deliveries, process, runtime, stopper, webhooks
+from . import deliveries, process, runpod_compat, runtime, stopper, webhooks
 from .loader import HandlerLoadError
+from .recycle import REQUEST_CLASS
 from .stopper import JobStopped
 
 log = logging.getLogger("jobgate.worker")
@@ -43,6 +44,8 @@ def timeout_error(execution_timeout_ms: int) -> str:
 class JobTask(Task):
     """Base task: records hard time-limit kills, which happen outside the pool process."""
 
+    Request = REQUEST_CLASS
+
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, TimeLimitExceeded):
             job = self.app.jobgate.store.get(task_id)
@@ -68,9 +71,12 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
             return "SKIPPED"
         worker.set_state("running", job_id, endpoint_id)
         try:
-            return _execute(task.app, worker, job)
+            status = _execute(task.app, worker, job)
         finally:
             worker.set_state("idle")
+    if worker.recycle_requested:
+        worker.recycle()
+    return status
 
 
 def _end(celery: Celery, job: Job, status: JobStatus, *, output: Any = runtime.MISSING,
@@ -94,7 +100,14 @@ def _execute(celery: Celery, worker: process.WorkerProcess, job: Job) -> str:
             worker.stopper.interrupt(stopper.CANCELLED)
 
     def call() -> runtime.Outcome:
-        return runtime.execute(worker.handler(job.endpoint), {"id": job.id, "input": job.input}, emit=emit)
+        handler = worker.handler(job.endpoint)
+        rp_config = runpod_compat.config_for(handler)  # a RunPod handler file's start() config
+        if rp_config is not None and rp_config.refresh_worker:
+            worker.recycle_requested = True
+        outcome = runtime.execute(handler, {"id": job.id, "input": job.input}, emit=emit,
+                                  aggregate=rp_config.return_aggregate_stream if rp_config else True)
+        worker.recycle_requested |= outcome.refresh_worker
+        return outcome
 
     try:
         outcome = worker.stopper.call(job, call)
