@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["worker"]:
+        # SIGTERM -> Celery's soft-then-cold shutdown, pool processes ignoring it (see
+        # workers/command.py). billiard reads this once, when first imported: set it first.
+        os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

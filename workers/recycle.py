@@ -15,7 +15,6 @@ from billiard.pool import EX_RECYCLE
 from celery.worker import state
 from celery.worker.request import Request
 
-REQUEST_CLASS = "workers.recycle:RecyclingRequest"
 
 
 def exit_for_recycle() -> None:

@@ -16,7 +16,6 @@ from app.states import JobStatus
 
 from . import deliveries, process, runpod_compat, runtime, stopper, webhooks
 from .loader import HandlerLoadError
-from .recycle import REQUEST_CLASS
 from .stopper import JobStopped
 
 log = logging.getLogger("jobgate.worker")
@@ -44,7 +43,9 @@ def timeout_error(execution_timeout_ms: int) -> str:
 class JobTask(Task):
     """Base task: records hard time-limit kills, which happen outside the pool process."""
 
-    Request = REQUEST_CLASS
+    # By name: importing celery.worker.request here would import billiard.common, which reads
+    # REMAP_SIGTERM once, before `jobgate worker` has set it.
+    Request = "workers.recycle:RecyclingRequest"
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, TimeLimitExceeded):
