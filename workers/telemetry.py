@@ -47,13 +47,34 @@ def prepare_storage(enabled: bool) -> str | None:
     return path
 
 
+class _RetryingCollector:
+    """Reads the pool processes' metric files again when one vanished mid-read.
+
+    A pool process that is recycled or swept (sweep_dead_processes) can lose its file
+    between the collector listing the directory and opening it; the scrape must not fail.
+    """
+
+    def __init__(self, inner: Any, attempts: int = 3):
+        self.inner = inner
+        self.attempts = attempts
+
+    def collect(self) -> Any:
+        for attempt in range(self.attempts):
+            try:
+                return list(self.inner.collect())
+            except FileNotFoundError:
+                if attempt == self.attempts - 1:
+                    raise
+        return []
+
+
 def serve(port: int, host: str = "0.0.0.0") -> int:
     """Serve this node's metrics on ``port``; the port, or 0 when it cannot be bound."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    registry.register(_RetryingCollector(MultiProcessCollector(None)))
     try:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
