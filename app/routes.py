@@ -1,11 +1,9 @@
 """The RunPod-compatible operations under ``/v2/<endpoint_id>/``. Views stay thin."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import current_app, request
-from flask.views import MethodView
 
 from . import streaming
 from .blueprint import Blueprint

@@ -77,11 +77,12 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace_s: float = 15) -> None:
+    """Stop a process group started by a test (``SIGINT`` for honcho, as Ctrl-C), then kill it."""
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, sig)
         try:
-            proc.wait(15)
+            proc.wait(grace_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()

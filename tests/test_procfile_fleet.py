@@ -12,7 +12,7 @@ import pytest
 import requests
 from redis import Redis
 
-from tests.conftest import FAKE_GPUS, ROOT, SPARE_DB, free_port, wait_until, with_db
+from tests.conftest import FAKE_GPUS, ROOT, SPARE_DB, free_port, stop, wait_until, with_db
 
 
 def honcho_base_port() -> int:
@@ -64,11 +64,7 @@ def fleet(settings, tmp_path_factory):
         assert workers, log.read_text()[-3000:]
         yield {"url": url, "workers": workers, "log": log}
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc, signal.SIGINT, 30)
 
 
 def test_each_procfile_worker_has_its_own_node_name(fleet):

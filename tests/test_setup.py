@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import requests
@@ -12,7 +11,7 @@ from redis import Redis
 
 from app import redisboot
 from app.endpoints import EndpointConfigError, Registry
-from tests.conftest import ROOT, SPARE_DB, free_port, wait_until, with_db
+from tests.conftest import ROOT, SPARE_DB, free_port, stop, wait_until, with_db
 
 
 def write(tmp_path, text):
@@ -88,11 +87,7 @@ def test_make_run_procfile_serves_the_readme_example(settings, tmp_path):
         assert requests.get(f"http://127.0.0.1:{flower}/", auth=("ops", "wrong"), timeout=5).status_code == 401
         assert requests.get(f"http://127.0.0.1:{flower}/", auth=("ops", "s3cret"), timeout=5).status_code == 200
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc, signal.SIGINT, 30)
     assert proc.returncode is not None
 
 
