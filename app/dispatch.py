@@ -61,6 +61,9 @@ class Dispatcher:
                     TASK_NAME, args=(endpoint.id, job.id), task_id=job.id, queue=endpoint.queue,
                     priority=LOW_PRIORITY if job.low_priority else NORMAL_PRIORITY,
                     soft_time_limit=soft, time_limit=hard, retry=False,
+                    # The outcome lives in the job store: without this Celery would subscribe to
+                    # the result backend for every job sent (two more Redis commands per /run).
+                    ignore_result=True,
                     # policy.ttl: Celery drops a message still queued at the job's deadline.
                     expires=datetime.fromtimestamp(job.deadline_ms / 1000, timezone.utc))
         except OperationalError as exc:

@@ -56,7 +56,7 @@ def notify(celery: Celery, job: Job) -> None:
         return
     try:
         celery.send_task(TASK_NAME, args=(ended.id, ended.webhook, payload(ended), ended.finished_ms),
-                         queue=QUEUE, retry=True)
+                         queue=QUEUE, retry=True, ignore_result=True)
     except Exception as exc:  # the job has ended either way; say why there was no call
         log.warning("cannot queue the webhook of job %s: %s", job.id, exc)
         store.set_webhook_status(job.id, f"failed (not queued: {type(exc).__name__})", ended.finished_ms or 0)
