@@ -63,30 +63,45 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+class _Chunks:
+    """What the sync and async drains share: stop at an error chunk, else emit and collect."""
+
+    def __init__(self, emit: Callable[[Any], None], aggregate: bool):
+        self.emit = emit
+        self.aggregate = aggregate
+        self.collected: list[Any] = []
+
+    def take(self, chunk: Any) -> Outcome | None:
+        """None to go on; an Outcome when the stream must end here."""
+        error = _chunk_error(chunk)
+        if error is not None:
+            return Outcome(error=error)
+        self.emit(chunk)
+        self.collected.append(chunk)
+        return None
+
+    def outcome(self) -> Outcome:
+        return Outcome(output=self.collected if self.aggregate else [])
+
+
 def _drain(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
-    collected: list[Any] = []
+    taken = _Chunks(emit, aggregate)
     try:
         for chunk in chunks:
-            error = _chunk_error(chunk)
-            if error is not None:
-                return Outcome(error=error)
-            emit(chunk)
-            collected.append(chunk)
+            if (end := taken.take(chunk)) is not None:
+                return end
     finally:
         # Stopped, refused or failed: the generator's own finally blocks run now.
         chunks.close()
-    return Outcome(output=collected if aggregate else [])
+    return taken.outcome()
 
 
 async def _drain_async(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
-    collected: list[Any] = []
+    taken = _Chunks(emit, aggregate)
     try:
         async for chunk in chunks:
-            error = _chunk_error(chunk)
-            if error is not None:
-                return Outcome(error=error)
-            emit(chunk)
-            collected.append(chunk)
+            if (end := taken.take(chunk)) is not None:
+                return end
     finally:
         await chunks.aclose()
-    return Outcome(output=collected if aggregate else [])
+    return taken.outcome()
