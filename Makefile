@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv run test test-faults bench clean
+.PHONY: venv run lint test test-unit test-integration test-faults bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,23 @@ run: venv
 		JOBGATE_LOG_FORMAT="$${JOBGATE_LOG_FORMAT:-human}" \
 		$(BIN)/honcho start -f Procfile
 
-test: venv
+# Everything CI runs: lint and types, then the three tiers (unit, integration, faults).
+test: lint test-unit
 	$(BIN)/jobgate redis --ensure
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/integration tests/faults
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# No Redis, no worker: seconds.
+test-unit: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/unit
+
+test-integration: venv
+	$(BIN)/jobgate redis --ensure
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/integration
 
 # Only the fault tests (they are part of `make test` too): figures in var/fault-figures.txt.
 test-faults: venv

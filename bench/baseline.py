@@ -1,4 +1,5 @@
 """The baseline: raw Celery on the same Redis, and a bare Flask route that only calls apply_async."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,13 @@ SINK_QUEUE = "raw.sink"
 def make_raw_celery(url: str = REDIS_URL) -> Celery:
     """Celery with its defaults, a JSON serializer and the Redis result backend."""
     app = Celery("raw", broker=url, backend=url, set_as_current=False)
-    app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"],
-                    broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
 
     @app.task(name="raw.echo")
     def echo(data):

@@ -6,6 +6,7 @@ CANCELLED, the worker's heartbeat showing it idle again, and the next job comple
 ``--sigterm`` does the same with Celery's plain revoke(terminate=True) (SIGTERM, the
 process is replaced) for comparison. Uses REDIS_URL under the key prefix ``jgbench``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
 
 ENDPOINT = "bench-cancel"
 
@@ -44,15 +45,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         endpoints = Path(tmp) / "endpoints.toml"
         endpoints.write_text(f'[endpoints.{ENDPOINT}]\nhandler = "workers.examples:echo"\n')
-        settings = Settings.from_env(api_keys="bench", endpoints_file=str(endpoints), key_prefix="jgbench",
-                                     heartbeat_s=1)
-        env = {**os.environ, "JOBGATE_ENDPOINTS_FILE": str(endpoints), "JOBGATE_KEY_PREFIX": "jgbench",
-               "JOBGATE_HEARTBEAT_S": "1", "JOBGATE_API_KEYS": "bench"}
+        settings = Settings.from_env(
+            api_keys="bench", endpoints_file=str(endpoints), key_prefix="jgbench", heartbeat_s=1
+        )
+        env = {
+            **os.environ,
+            "JOBGATE_ENDPOINTS_FILE": str(endpoints),
+            "JOBGATE_KEY_PREFIX": "jgbench",
+            "JOBGATE_HEARTBEAT_S": "1",
+            "JOBGATE_API_KEYS": "bench",
+        }
         name = f"bench-cancel-{os.getpid()}@{socket.gethostname()}"
         log = open(Path(tmp) / "worker.log", "w")
-        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "-c", "1", "-n", name,
-                                   "-l", "WARNING"], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker", "-c", "1", "-n", name, "-l", "WARNING"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             return _measure(settings, name, args)
         finally:
@@ -91,8 +103,9 @@ def _measure(settings: Settings, worker_name: str, args: argparse.Namespace) -> 
         assert body["status"] == "CANCELLED", body
         until(lambda: status(job_id) == "CANCELLED")
         cancelled.append(time.perf_counter() - t0)
-        until(lambda: redis.hget(worker_key, "state") == "idle" and (args.sigterm or
-                                                                       redis.hget(worker_key, "pid") == pid))
+        until(
+            lambda: redis.hget(worker_key, "state") == "idle" and (args.sigterm or redis.hget(worker_key, "pid") == pid)
+        )
         idle.append(time.perf_counter() - t0)
         done = client.post(f"{base}/runsync", json={"input": 1}, headers=auth).get_json()
         assert done["status"] == "COMPLETED", done
@@ -101,8 +114,10 @@ def _measure(settings: Settings, worker_name: str, args: argparse.Namespace) -> 
     def line(label: str, xs: list[float]) -> str:
         xs = sorted(xs)
         p95 = xs[min(len(xs) - 1, int(len(xs) * 0.95))]
-        return (f"{label:<34} median {statistics.median(xs) * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   "
-                f"max {xs[-1] * 1000:8.1f} ms")
+        return (
+            f"{label:<34} median {statistics.median(xs) * 1000:8.1f} ms   p95 {p95 * 1000:8.1f} ms   "
+            f"max {xs[-1] * 1000:8.1f} ms"
+        )
 
     how = "revoke(terminate, SIGTERM)" if args.sigterm else "POST /cancel (stop signal)"
     print(f"{args.runs} running echo jobs (sleep 30 s) cancelled with {how}, one-process worker:")

@@ -1,4 +1,5 @@
 """The three measurements of the core: round trip, submission throughput, waiting capacity."""
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -67,8 +68,12 @@ def load_tool() -> str:
 def _rps_wrk(url: str, connections: int, seconds: int) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(_WRK_SCRIPT % API_KEY)
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name, url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{url}: {non2xx.group(1)} failed requests\n{out}")
@@ -124,14 +129,17 @@ def _status_latencies(stack: Stack, job_id: str, n: int) -> list[float]:
 
 def waiting(stack: Stack, callers: int = 400, n_status: int = 200) -> Waiting:
     """Hold ``callers`` waiting /runsync calls; measure /status meanwhile, and without them."""
-    job_id = requests.post(f"{stack.gateway}/v2/echo/runsync", json={"input": 1}, headers=AUTH,
-                           timeout=30).json()["id"]
+    job_id = requests.post(f"{stack.gateway}/v2/echo/runsync", json={"input": 1}, headers=AUTH, timeout=30).json()["id"]
     idle = _status_latencies(stack, job_id, n_status)
     hold_ms = 60_000
 
     def call(_: int) -> str:
-        r = requests.post(f"{stack.gateway}/v2/sink/runsync?wait={hold_ms}", json={"input": 1},
-                          headers=AUTH, timeout=hold_ms / 1000 + 30)
+        r = requests.post(
+            f"{stack.gateway}/v2/sink/runsync?wait={hold_ms}",
+            json={"input": 1},
+            headers=AUTH,
+            timeout=hold_ms / 1000 + 30,
+        )
         return r.json()["status"]
 
     with cf.ThreadPoolExecutor(callers) as pool:
@@ -140,8 +148,7 @@ def waiting(stack: Stack, callers: int = 400, n_status: int = 200) -> Waiting:
         held = 0
         while time.monotonic() < deadline and held < callers:
             time.sleep(0.5)
-            held = requests.get(f"{stack.gateway}/v2/sink/health", headers=AUTH, timeout=10).json()[
-                "jobs"]["inQueue"]
+            held = requests.get(f"{stack.gateway}/v2/sink/health", headers=AUTH, timeout=10).json()["jobs"]["inQueue"]
         busy = _status_latencies(stack, job_id, n_status)
         still_held = sum(not f.done() for f in futures)
         requests.post(f"{stack.gateway}/v2/sink/purge-queue", headers=AUTH, timeout=60)

@@ -9,13 +9,14 @@ warm-up, so drift in the machine's load hits all three alike. "raw" posts the sa
 a plain keep-alive HTTP session, isolating what the gateway adds from what the openai client
 adds on its side. Prints medians in ms and the openai client version.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import openai
 import requests
@@ -44,8 +45,11 @@ def main() -> None:
     client = openai.OpenAI(base_url=f"{base}/openai/v1", api_key=args.key, max_retries=0, timeout=60)
 
     def runsync() -> None:
-        r = http.post(f"{base}/runsync", json={"input": {
-            "openai_route": "/v1/chat/completions", "openai_input": BODY}}, timeout=60)
+        r = http.post(
+            f"{base}/runsync",
+            json={"input": {"openai_route": "/v1/chat/completions", "openai_input": BODY}},
+            timeout=60,
+        )
         assert r.status_code == 200 and r.json()["status"] == "COMPLETED", r.text
 
     def raw_chat() -> None:

@@ -5,6 +5,7 @@ each, as /run makes them) on an endpoint no worker serves, then purged through t
 Uses REDIS_URL (default redis://127.0.0.1:6379/0) under the key prefix ``jgbench`` and the
 Celery queue ``jobgate.bench-purge``, so a live jobgate in the same database is untouched.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.core.settings import Settings  # noqa: E402
 
 ENDPOINT = "bench-purge"
 
@@ -43,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         endpoints = Path(tmp) / "endpoints.toml"
-        endpoints.write_text(f'[endpoints.{ENDPOINT}]\nhandler = "workers.examples:echo"\n'
-                             f'max_queue = {args.jobs * 2}\n')
+        endpoints.write_text(
+            f'[endpoints.{ENDPOINT}]\nhandler = "workers.examples:echo"\nmax_queue = {args.jobs * 2}\n'
+        )
         settings = Settings.from_env(api_keys="bench", endpoints_file=str(endpoints), key_prefix="jgbench")
         app = create_app(settings)
         gateway = app.extensions["jobgate"]
@@ -56,17 +58,21 @@ def main(argv: list[str] | None = None) -> int:
         took = queue_jobs(gateway, args.jobs)
         in_queue = client.get(f"/v2/{ENDPOINT}/health", headers=auth).get_json()["jobs"]["inQueue"]
         messages = gateway.redis.llen(queue)
-        print(f"queued {args.jobs} jobs in {took:.1f} s ({args.jobs / took:.0f}/s); "
-              f"/health inQueue={in_queue}, broker messages={messages}")
+        print(
+            f"queued {args.jobs} jobs in {took:.1f} s ({args.jobs / took:.0f}/s); "
+            f"/health inQueue={in_queue}, broker messages={messages}"
+        )
 
         started = time.perf_counter()
         r = client.post(f"/v2/{ENDPOINT}/purge-queue", headers=auth)
         purge_s = time.perf_counter() - started
         body = r.get_json()
         left = client.get(f"/v2/{ENDPOINT}/health", headers=auth).get_json()["jobs"]["inQueue"]
-        print(f"purge-queue: {body} in {purge_s:.3f} s (HTTP {r.status_code}); "
-              f"left: inQueue={left}, broker messages={gateway.redis.llen(queue)}, "
-              f"job records={sum(1 for _ in gateway.redis.scan_iter('jgbench:job:*', count=10000))}")
+        print(
+            f"purge-queue: {body} in {purge_s:.3f} s (HTTP {r.status_code}); "
+            f"left: inQueue={left}, broker messages={gateway.redis.llen(queue)}, "
+            f"job records={sum(1 for _ in gateway.redis.scan_iter('jgbench:job:*', count=10000))}"
+        )
     return 0 if body.get("removed") == args.jobs else 1
 
 

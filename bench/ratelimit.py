@@ -9,6 +9,7 @@ JOBGATE_RATE_LIMITS=0, one with limits on. Three measurements, each median of --
   contract  the contract's /run limit (1000 per 10 s): what callers get, accepted vs 429
 The Redis database (JOBGATE_BENCH_REDIS_DB, default 15) is flushed before each measurement.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,13 @@ class Load:
 
 
 def wrk(url: str, connections: int, seconds: int, script: str) -> Load:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, url],
-                         capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
     total = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
     if total is None:
         raise RuntimeError(f"unreadable wrk output:\n{out}")
@@ -66,9 +72,15 @@ def wrk(url: str, connections: int, seconds: int, script: str) -> Load:
 
 def gateway(stack: Stack, name: str, rate_limits: bool) -> str:
     port = free_port()
-    stack.spawn(name, [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:create_app()"],
-                JOBGATE_HOST="127.0.0.1", JOBGATE_PORT=str(port), JOBGATE_WEB_WORKERS="1",
-                JOBGATE_ENDPOINTS_FILE=str(ENDPOINTS), JOBGATE_RATE_LIMITS="1" if rate_limits else "0")
+    stack.spawn(
+        name,
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:create_app()"],
+        JOBGATE_HOST="127.0.0.1",
+        JOBGATE_PORT=str(port),
+        JOBGATE_WEB_WORKERS="1",
+        JOBGATE_ENDPOINTS_FILE=str(ENDPOINTS),
+        JOBGATE_RATE_LIMITS="1" if rate_limits else "0",
+    )
     return f"http://127.0.0.1:{port}"
 
 
@@ -98,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     logdir = Path(tempfile.mkdtemp(prefix="jobgate-bench-ratelimit-"))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT % API_KEY)
-    print(f"jobgate bench ratelimit: Redis {url}, {os.cpu_count()} CPUs, wrk {args.connections} connections, "
-          f"{args.seconds} s x {args.repeat} runs each, logs in {logdir}")
+    print(
+        f"jobgate bench ratelimit: Redis {url}, {os.cpu_count()} CPUs, wrk {args.connections} connections, "
+        f"{args.seconds} s x {args.repeat} runs each, logs in {logdir}"
+    )
     stack = Stack(url, logdir)
     try:
         off, on = gateway(stack, "limits-off", False), gateway(stack, "limits-on", True)
@@ -112,20 +126,23 @@ def main(argv: list[str] | None = None) -> int:
                 redis.flushdb()
                 load = wrk(target, args.connections, args.seconds, f.name)
                 results[name].append(load)
-                print(f"  run: {name:8} {load.rps:8.0f} req/s, {load.accepted_rps:8.0f} accepted/s, "
-                      f"{load.refused} refused")
+                print(
+                    f"  run: {name:8} {load.rps:8.0f} req/s, {load.accepted_rps:8.0f} accepted/s, "
+                    f"{load.refused} refused"
+                )
     finally:
         stack.stop()
         redis.flushdb()
-    med = {name: (median(r.rps for r in runs), median(r.accepted_rps for r in runs))
-           for name, runs in results.items()}
-    print(f"/run throughput, one gunicorn gevent process, wrk -c{args.connections} -d{args.seconds}s, "
-          f"median of {args.repeat}:\n"
-          f"    rate limiting off                      {med['off'][0]:8.0f} req/s\n"
-          f"    rate limiting on, limits not reached   {med['on'][0]:8.0f} req/s  "
-          f"({med['on'][0] / med['off'][0]:.2f}x of off)\n"
-          f"    rate limiting on, contract's 1000/10 s {med['contract'][0]:8.0f} req/s answered, "
-          f"{med['contract'][1]:.0f}/s accepted, the rest 429")
+    med = {name: (median(r.rps for r in runs), median(r.accepted_rps for r in runs)) for name, runs in results.items()}
+    print(
+        f"/run throughput, one gunicorn gevent process, wrk -c{args.connections} -d{args.seconds}s, "
+        f"median of {args.repeat}:\n"
+        f"    rate limiting off                      {med['off'][0]:8.0f} req/s\n"
+        f"    rate limiting on, limits not reached   {med['on'][0]:8.0f} req/s  "
+        f"({med['on'][0] / med['off'][0]:.2f}x of off)\n"
+        f"    rate limiting on, contract's 1000/10 s {med['contract'][0]:8.0f} req/s answered, "
+        f"{med['contract'][1]:.0f}/s accepted, the rest 429"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Start the processes a benchmark measures: jobgate gateway + worker, raw Celery worker, bare app."""
+
 from __future__ import annotations
 
 import contextlib
@@ -8,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import requests
 
@@ -34,20 +35,33 @@ class Stack:
         self.bare = f"http://127.0.0.1:{free_port()}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ, REDIS_URL=self.redis_url, JOBGATE_API_KEYS=API_KEY,
-                   JOBGATE_ENDPOINTS_FILE=str(ROOT / "bench" / "endpoints.toml"), PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            REDIS_URL=self.redis_url,
+            JOBGATE_API_KEYS=API_KEY,
+            JOBGATE_ENDPOINTS_FILE=str(ROOT / "bench" / "endpoints.toml"),
+            PYTHONUNBUFFERED="1",
+        )
         env.update(extra)
         return env
 
     def spawn(self, name: str, args: list[str], **env: str) -> None:
         log = open(self.logdir / f"{name}.log", "w")
-        self.procs.append(subprocess.Popen(args, cwd=ROOT, env=self.env(**env), stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                args, cwd=ROOT, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
 
     def gunicorn(self, name: str, url: str, target: str) -> None:
         port = url.rsplit(":", 1)[1]
-        self.spawn(name, [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", target],
-                   JOBGATE_HOST="127.0.0.1", JOBGATE_PORT=port, JOBGATE_WEB_WORKERS="1")
+        self.spawn(
+            name,
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", target],
+            JOBGATE_HOST="127.0.0.1",
+            JOBGATE_PORT=port,
+            JOBGATE_WEB_WORKERS="1",
+        )
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -83,10 +97,26 @@ def running(redis_url: str, logdir: Path) -> Iterator[Stack]:
     try:
         stack.gunicorn("gateway", stack.gateway, "app:create_app()")
         stack.gunicorn("bare", stack.bare, "bench.baseline:create_bare_app()")
-        stack.spawn("worker", [sys.executable, "-m", "app.cli", "worker", "-e", "echo", "-c", "1",
-                               "-l", "WARNING"])
-        stack.spawn("raw-worker", [sys.executable, "-m", "celery", "-A", "bench.baseline", "worker",
-                                   "-Q", "raw.echo", "-c", "1", "--pool", "prefork", "-l", "WARNING"])
+        stack.spawn("worker", [sys.executable, "-m", "app.cli", "worker", "-e", "echo", "-c", "1", "-l", "WARNING"])
+        stack.spawn(
+            "raw-worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "bench.baseline",
+                "worker",
+                "-Q",
+                "raw.echo",
+                "-c",
+                "1",
+                "--pool",
+                "prefork",
+                "-l",
+                "WARNING",
+            ],
+        )
         _wait_http(stack.gateway)
         _wait_http(stack.bare)
         yield stack

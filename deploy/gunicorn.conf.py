@@ -1,4 +1,5 @@
 """gunicorn settings for the gateway: gevent workers, so a waiting /runsync costs a greenlet."""
+
 import multiprocessing
 import os
 
@@ -21,23 +22,30 @@ log_format = os.environ.get("JOBGATE_LOG_FORMAT") or "json"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"main": {
-        "()": "pythonjsonlogger.json.JsonFormatter", "fmt": "{levelname}{name}{message}", "style": "{",
-        "timestamp": "time", "rename_fields": {"levelname": "level", "name": "logger"},
-    } if log_format == "json" else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
-                            "formatter": "main"}},
+    "formatters": {
+        "main": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}",
+            "style": "{",
+            "timestamp": "time",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+        }
+        if log_format == "json"
+        else {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
+    },
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "main"}},
     "root": {"level": loglevel.upper(), "handlers": ["stdout"]},
-    "loggers": {"gunicorn.error": {"handlers": [], "propagate": True},
-                # Access lines are INFO: logged only when JOBGATE_ACCESS_LOG asks for them.
-                "gunicorn.access": {"level": "INFO" if accesslog else "WARNING", "handlers": [],
-                                    "propagate": True}},
+    "loggers": {
+        "gunicorn.error": {"handlers": [], "propagate": True},
+        # Access lines are INFO: logged only when JOBGATE_ACCESS_LOG asks for them.
+        "gunicorn.access": {"level": "INFO" if accesslog else "WARNING", "handlers": [], "propagate": True},
+    },
 }
 
 
 def post_worker_init(worker):
-    from app.logs import configure
-    from app.serving import install_json_errors
+    from app.api.serving import install_json_errors
+    from app.core.logs import configure
 
     configure(log_format, loglevel, access_log=bool(accesslog))
     # Errors gunicorn answers before the app (request line too long: 414...) are JSON too.

@@ -5,6 +5,7 @@ Same outputs as ``echo``: returns ``{"echo": input}``; ``input.sleep`` (s) waits
 ``{"step": k, "of": n}`` for k = 1..n through ``runpod.serverless.progress_update``,
 sleeping ``input.sleep`` seconds after each step.
 """
+
 import time
 
 import runpod

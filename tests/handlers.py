@@ -1,4 +1,5 @@
 """Tiny handlers, one per behaviour under test (loaded by file path from endpoints.toml)."""
+
 import json
 import os
 import threading
@@ -99,9 +100,13 @@ def vllm_style(job):
         yield event({"role": "assistant", "content": "one"}) + event({"content": " two"})
         yield event({}, "stop") + "data: [DONE]\n\n"
     else:
-        yield {"id": "chatcmpl-v", "object": "chat.completion", "created": 0, "model": "echo",
-               "choices": [{"index": 0, "message": {"role": "assistant", "content": "one two"},
-                            "finish_reason": "stop"}]}
+        yield {
+            "id": "chatcmpl-v",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "echo",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "one two"}, "finish_reason": "stop"}],
+        }
 
 
 # What this pool process saw when it imported this module, before any handler ran.
@@ -112,8 +117,12 @@ def visible_gpus(job):
     """The GPUs this process may use: at import and now, and which process it is."""
     params = job["input"] if isinstance(job["input"], dict) else {}
     time.sleep(float(params.get("sleep", 0)))
-    return {"imported_with": IMPORTED_WITH_GPUS, "now": os.environ.get("CUDA_VISIBLE_DEVICES"),
-            "order": os.environ.get("CUDA_DEVICE_ORDER"), "pid": os.getpid()}
+    return {
+        "imported_with": IMPORTED_WITH_GPUS,
+        "now": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "order": os.environ.get("CUDA_DEVICE_ORDER"),
+        "pid": os.getpid(),
+    }
 
 
 def cuda_devices(job):
@@ -132,6 +141,7 @@ def cuda_devices(job):
         h = bytes(raw).hex()
         uuids.append(f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
     return {"uuids": uuids, "visible": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
 
 _hoard = []
 _counter = None

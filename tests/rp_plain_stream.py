@@ -1,4 +1,5 @@
 """A RunPod streaming handler without return_aggregate_stream: /status shows [] as on RunPod."""
+
 import runpod
 
 

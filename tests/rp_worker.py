@@ -1,4 +1,5 @@
 """A RunPod handler file as people write them for RunPod (the test endpoints ``rp-*``)."""
+
 import asyncio
 import os
 

@@ -2,6 +2,7 @@
 
 Handlers may call ``progress_update(job, value)`` to show progress on /status.
 """
+
 from .progress import progress_update
 
 __all__ = ["progress_update"]

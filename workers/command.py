@@ -1,4 +1,5 @@
 """``jobgate worker``: a Celery worker serving one or more endpoints, optionally one GPU per process."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,34 +7,58 @@ import logging
 import os
 import socket
 import uuid
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from app.endpoints import Endpoint, Registry
-from app.settings import Settings
+from app.core.contract import WEBHOOK_QUEUE
+from app.core.endpoints import Endpoint, Registry
+from app.core.settings import Settings
 
 from . import gpus
 
 log = logging.getLogger("jobgate.worker")
 
 
-def add_parser(sub: "argparse._SubParsersAction") -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``jobgate worker`` to the command's subparsers."""
     p = sub.add_parser("worker", help="run a worker serving endpoints")
-    p.add_argument("--endpoint", "-e", action="append", default=[],
-                   help="endpoint id to serve (repeatable; default: every endpoint in the file)")
-    p.add_argument("--concurrency", "-c", type=int, default=None,
-                   help="pool processes (default: one per GPU with --gpus, else the largest "
-                        "'concurrency' of the served endpoints)")
-    p.add_argument("--gpus", default=None,
-                   help="'all' or GPU indexes such as 0,1,2,3: one pool process per GPU, each seeing "
-                        "only its own; 'slot': the one GPU of this worker's slot (honcho's worker.N "
-                        "takes GPU N-1) (default: JOBGATE_GPUS; none: no pinning)")
-    p.add_argument("--name", "-n", default=None,
-                   help="Celery node name (default: jobgate-<honcho process or random id>@<host>)")
-    p.add_argument("--metrics-port", type=int, default=None,
-                   help="serve this node's Prometheus metrics here (default: JOBGATE_WORKER_METRICS_PORT; "
-                        "0: off)")
-    p.add_argument("--max-tasks-per-child", type=int, default=None,
-                   help="replace a pool process after this many jobs (it keeps its GPU)")
+    p.add_argument(
+        "--endpoint",
+        "-e",
+        action="append",
+        default=[],
+        help="endpoint id to serve (repeatable; default: every endpoint in the file)",
+    )
+    p.add_argument(
+        "--concurrency",
+        "-c",
+        type=int,
+        default=None,
+        help="pool processes (default: one per GPU with --gpus, else the largest "
+        "'concurrency' of the served endpoints)",
+    )
+    p.add_argument(
+        "--gpus",
+        default=None,
+        help="'all' or GPU indexes such as 0,1,2,3: one pool process per GPU, each seeing "
+        "only its own; 'slot': the one GPU of this worker's slot (honcho's worker.N "
+        "takes GPU N-1) (default: JOBGATE_GPUS; none: no pinning)",
+    )
+    p.add_argument(
+        "--name", "-n", default=None, help="Celery node name (default: jobgate-<honcho process or random id>@<host>)"
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve this node's Prometheus metrics here (default: JOBGATE_WORKER_METRICS_PORT; 0: off)",
+    )
+    p.add_argument(
+        "--max-tasks-per-child",
+        type=int,
+        default=None,
+        help="replace a pool process after this many jobs (it keeps its GPU)",
+    )
     p.add_argument("--loglevel", "-l", default=None)
     p.set_defaults(func=run_worker)
 
@@ -55,8 +80,9 @@ def worker_slot(settings: Settings, environ: Mapping[str, str]) -> int:
     return int(raw)
 
 
-def plan_gpus(spec: str, settings: Settings, concurrency: int | None,
-              environ: Mapping[str, str] = os.environ) -> tuple[list[gpus.GPU], int | None]:
+def plan_gpus(
+    spec: str, settings: Settings, concurrency: int | None, environ: Mapping[str, str] = os.environ
+) -> tuple[list[gpus.GPU], int | None]:
     """The GPUs to pin and the pool size; no GPUs when ``spec`` is empty or finds none."""
     if not spec:
         return [], concurrency
@@ -68,23 +94,31 @@ def plan_gpus(spec: str, settings: Settings, concurrency: int | None,
         spec = str(found[slot].index) if found else "all"
     chosen = gpus.select(spec, found)
     if not chosen:
-        log.warning("--gpus %s: no GPU found (%s); running on the CPU", spec, reason,
-                    extra={"event": "worker.cpu_fallback"})
+        log.warning(
+            "--gpus %s: no GPU found (%s); running on the CPU", spec, reason, extra={"event": "worker.cpu_fallback"}
+        )
         return [], concurrency
     size = concurrency or len(chosen)
     if size % len(chosen):
         raise gpus.GPUSpecError(f"--concurrency {size} must be a multiple of the {len(chosen)} GPU(s)")
-    log.info("pinning %d pool process(es) to GPU(s) %s", size,
-             ", ".join(f"{g.index} ({g.name})" for g in chosen), extra={"event": "worker.gpus"})
+    log.info(
+        "pinning %d pool process(es) to GPU(s) %s",
+        size,
+        ", ".join(f"{g.index} ({g.name})" for g in chosen),
+        extra={"event": "worker.gpus"},
+    )
     return chosen, size
+
 
 def pool_limits(endpoints: Iterable[Endpoint]) -> list[str]:
     """Celery's process-recycling options for a worker serving ``endpoints``: the strictest
     ``max_tasks_per_child`` / ``max_memory_per_child`` (KiB) any of them sets."""
     endpoints = list(endpoints)
     args: list[str] = []
-    for option, attr in (("--max-tasks-per-child", "max_tasks_per_child"),
-                         ("--max-memory-per-child", "max_memory_per_child")):
+    for option, attr in (
+        ("--max-tasks-per-child", "max_tasks_per_child"),
+        ("--max-memory-per-child", "max_memory_per_child"),
+    ):
         values = [getattr(e, attr) for e in endpoints if getattr(e, attr) is not None]
         if values:
             args += [option, str(min(values))]
@@ -92,6 +126,7 @@ def pool_limits(endpoints: Iterable[Endpoint]) -> list[str]:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    """Run a Celery worker (prefork) serving the chosen endpoints, until it is stopped."""
     settings = Settings.from_env()
     port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
     from . import telemetry  # no prometheus-client import yet: storage is chosen first
@@ -99,7 +134,7 @@ def run_worker(args: argparse.Namespace) -> int:
     telemetry.prepare_storage(enabled=port > 0)
     from celery.signals import setup_logging
 
-    from app import logs
+    from app.core import logs
 
     try:
         logs.configure(settings.log_format, args.loglevel or settings.log_level)
@@ -117,8 +152,7 @@ def run_worker(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"unknown endpoint(s) {', '.join(unknown)}; known: {', '.join(registry.ids())}")
     try:
-        chosen, concurrency = plan_gpus(settings.gpus if args.gpus is None else args.gpus, settings,
-                                        args.concurrency)
+        chosen, concurrency = plan_gpus(settings.gpus if args.gpus is None else args.gpus, settings, args.concurrency)
     except gpus.GPUSpecError as exc:
         raise SystemExit(f"jobgate worker: {exc}") from None
     name = node_name(args.name)
@@ -135,21 +169,33 @@ def run_worker(args: argparse.Namespace) -> int:
     # Pool processes then ignore SIGTERM, so one sent to the whole process group (systemd,
     # honcho) does not kill running jobs either. Read by billiard at import: set it first.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
-    from . import webhooks
-    from .celery_app import make_celery
+    from app.store.context import Context
 
-    celery = make_celery(settings, registry, worker=True)
+    from .celery_app import WORKER_REDIS_PATIENCE_S, make_celery
+
+    celery = make_celery(Context(settings, registry, redis_patience_s=WORKER_REDIS_PATIENCE_S))
     telemetry.JobObserver().install(celery)
     concurrency = concurrency or max(registry[e].concurrency for e in ids)
     # Every worker also delivers webhooks (an attempt holds a process for seconds at most).
-    argv = ["worker", "-Q", ",".join([*(registry[e].queue for e in ids), webhooks.QUEUE]), "-n", name,
-            "-c", str(concurrency), "--pool", "prefork", "-E",
-            "--loglevel", args.loglevel or settings.log_level]
+    argv = [
+        "worker",
+        "-Q",
+        ",".join([*(registry[e].queue for e in ids), WEBHOOK_QUEUE]),
+        "-n",
+        name,
+        "-c",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "-E",
+        "--loglevel",
+        args.loglevel or settings.log_level,
+    ]
     # Process recycling: the endpoints' strictest limits; --max-tasks-per-child overrides theirs.
     limits = pool_limits(registry[e] for e in ids)
     if args.max_tasks_per_child:
         if "--max-tasks-per-child" in limits:
-            del limits[limits.index("--max-tasks-per-child"):limits.index("--max-tasks-per-child") + 2]
+            del limits[limits.index("--max-tasks-per-child") : limits.index("--max-tasks-per-child") + 2]
         limits += ["--max-tasks-per-child", str(args.max_tasks_per_child)]
     argv += limits
     if settings.log_format == "json":

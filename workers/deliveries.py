@@ -8,30 +8,32 @@ its job until its replacement (same worker id) or the heartbeat's expiry clears 
 so the delivery waits up to that expiry, then is dropped as a duplicate. Once a job has had
 ``JOBGATE_MAX_DELIVERIES`` runs, the next delivery ends it FAILED, saying so.
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
-from app.fleet import MISSED_BEATS
-from app.jobstore import Job, JobStore, NotStarted
-from app.states import JobStatus
+from app.core.job import Job
+from app.core.states import JobStatus
+from app.store.context import Context
+from app.store.fleet import MISSED_BEATS
+from app.store.jobstore import JobStore, NotStarted
 
 log = logging.getLogger("jobgate.worker")
 SKIPPED = "SKIPPED"
 
 
-def start(ctx: Any, job_id: str, endpoint_id: str, worker_id: str,
-          hard_ms: int) -> tuple[JobStatus | None, Job | None]:
+def start(
+    ctx: Context, job_id: str, endpoint_id: str, worker_id: str, hard_ms: int
+) -> tuple[JobStatus | None, Job | None]:
     """The job store's START, waiting out a claim by a worker that may be dead."""
     patience = ctx.settings.heartbeat_s * MISSED_BEATS + 1
     deadline = time.monotonic() + patience
     pause = 0.05
     while True:
         try:
-            return ctx.store.start(job_id, endpoint_id, worker_id, hard_ms,
-                                   max_deliveries=ctx.settings.max_deliveries)
+            return ctx.store.start(job_id, endpoint_id, worker_id, hard_ms, max_deliveries=ctx.settings.max_deliveries)
         except NotStarted as refused:
             if refused.reason != "RUNNING" or time.monotonic() >= deadline:
                 raise
@@ -41,14 +43,20 @@ def start(ctx: Any, job_id: str, endpoint_id: str, worker_id: str,
 
 def lost_error(deliveries: int) -> str:
     """The error a client reads on a job given up after ``deliveries`` lost runs."""
-    return (f"worker lost {deliveries} times while running this job (its process died or was "
-            f"stopped each time); JOBGATE_MAX_DELIVERIES reached, not run again")
+    return (
+        f"worker lost {deliveries} times while running this job (its process died or was "
+        f"stopped each time); JOBGATE_MAX_DELIVERIES reached, not run again"
+    )
 
 
 def give_up(store: JobStore, job: Job) -> str:
     """End a job that has had its bound of runs as FAILED; returns the status it ended in."""
-    ended = store.finish(job, JobStatus.FAILED, error=lost_error(job.deliveries),
-                         allowed_from=(JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS))
+    ended = store.finish(
+        job,
+        JobStatus.FAILED,
+        error=lost_error(job.deliveries),
+        allowed_from=(JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS),
+    )
     return JobStatus.FAILED.value if ended else SKIPPED
 
 

@@ -1,10 +1,12 @@
 """Example handlers shipped with jobgate, served as the ``echo`` and ``echo-stream`` endpoints."""
+
 from __future__ import annotations
 
 import os
 import signal
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .progress import progress_update
 

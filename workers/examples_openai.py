@@ -6,12 +6,14 @@ a chat completion repeats the last user message, a completion repeats its prompt
 and the models list holds one model, ``echo``. With ``"stream": true`` it returns
 a generator of chunks, one word at a time.
 """
+
 from __future__ import annotations
 
 import re
 import time
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 MODEL = "echo"
 # A word with the spaces before it; a trailing run of spaces is a piece of its own, so the
@@ -25,22 +27,20 @@ def echo_openai(job: dict[str, Any]) -> Any:
     route = data.get("openai_route")
     body = data.get("openai_input") or {}
     if route == "/v1/models":
-        return {"object": "list",
-                "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "jobgate"}]}
+        return {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "jobgate"}]}
     if route not in ("/v1/chat/completions", "/v1/completions"):
         return _error(f"unknown route {route!r}", 404, "NotFoundError")
     if not isinstance(body, dict):
         return _error("the request body must be a JSON object", 400)
     if body.get("model") != MODEL:
-        return _error(f"The model `{body.get('model')}` does not exist.", 404, "NotFoundError",
-                      param="model")
+        return _error(f"The model `{body.get('model')}` does not exist.", 404, "NotFoundError", param="model")
     if route == "/v1/chat/completions":
         text = _last_user_message(body.get("messages"))
         if text is None:
-            return _error("messages must hold at least one user message with text content", 400,
-                          param="messages")
-        prompt_words = sum(len(_WORD.findall(_content_text(m.get("content"))))
-                           for m in body["messages"] if isinstance(m, dict))
+            return _error("messages must hold at least one user message with text content", 400, param="messages")
+        prompt_words = sum(
+            len(_WORD.findall(_content_text(m.get("content")))) for m in body["messages"] if isinstance(m, dict)
+        )
         return _Reply(body, "chat", [text], prompt_words).answer()
     prompt = body.get("prompt")
     prompts = [prompt] if isinstance(prompt, str) else prompt
@@ -49,11 +49,9 @@ def echo_openai(job: dict[str, Any]) -> Any:
     return _Reply(body, "text", prompts, sum(len(_WORD.findall(p)) for p in prompts)).answer()
 
 
-def _error(message: str, code: int, type_: str = "BadRequestError", param: str | None = None
-           ) -> dict[str, Any]:
+def _error(message: str, code: int, type_: str = "BadRequestError", param: str | None = None) -> dict[str, Any]:
     # vLLM's ErrorResponse: 'code' is the HTTP status the gateway answers with.
-    return {"error": {"object": "error", "message": message, "type": type_, "param": param,
-                      "code": code}}
+    return {"error": {"object": "error", "message": message, "type": type_, "param": param, "code": code}}
 
 
 def _content_text(content: Any) -> str:
@@ -89,8 +87,7 @@ class _Reply:
             cut = isinstance(limit, int) and 0 <= limit < len(words)
             self.words.append(words[:limit] if cut else words)
             self.finish.append("length" if cut else "stop")
-        self.usage = {"prompt_tokens": prompt_tokens,
-                      "completion_tokens": sum(len(w) for w in self.words)}
+        self.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(len(w) for w in self.words)}
         self.usage["total_tokens"] = self.usage["prompt_tokens"] + self.usage["completion_tokens"]
 
     def answer(self) -> Any:
@@ -104,8 +101,14 @@ class _Reply:
         for index, (words, finish) in enumerate(zip(self.words, self.finish)):
             text = "".join(words)
             if self.kind == "chat":
-                choices.append({"index": index, "message": {"role": "assistant", "content": text},
-                                "logprobs": None, "finish_reason": finish})
+                choices.append(
+                    {
+                        "index": index,
+                        "message": {"role": "assistant", "content": text},
+                        "logprobs": None,
+                        "finish_reason": finish,
+                    }
+                )
             else:
                 choices.append({"index": index, "text": text, "logprobs": None, "finish_reason": finish})
         return {**self._head(self.object), "choices": choices, "usage": self.usage}
@@ -114,9 +117,17 @@ class _Reply:
         object_ = "chat.completion.chunk" if self.kind == "chat" else "text_completion"
         for index, (words, finish) in enumerate(zip(self.words, self.finish)):
             if self.kind == "chat":
-                yield {**self._head(object_), "choices": [{
-                    "index": index, "delta": {"role": "assistant", "content": ""},
-                    "logprobs": None, "finish_reason": None}]}
+                yield {
+                    **self._head(object_),
+                    "choices": [
+                        {
+                            "index": index,
+                            "delta": {"role": "assistant", "content": ""},
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    ],
+                }
             for word in words:
                 yield {**self._head(object_), "choices": [self._piece(index, word, None)]}
             yield {**self._head(object_), "choices": [self._piece(index, None, finish)]}

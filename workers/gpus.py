@@ -6,12 +6,14 @@ index and sets ``CUDA_VISIBLE_DEVICES`` before any handler module is imported. b
 gives a replacement process (``max_tasks_per_child``, a crash) the index of the one it
 replaces, so a GPU never changes hands.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import MutableMapping
 from dataclasses import asdict, dataclass
-from typing import Any, MutableMapping
+from typing import Any
 
 CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
 # NVML numbers GPUs by PCI bus id, CUDA by speed unless told otherwise: make them agree.
@@ -53,10 +55,14 @@ def from_nvml() -> tuple[list[GPU], str]:
             handle = pynvml.nvmlDeviceGetHandleByIndex(i)
             name = pynvml.nvmlDeviceGetName(handle)
             uuid = pynvml.nvmlDeviceGetUUID(handle)
-            found.append(GPU(
-                index=i, name=name.decode() if isinstance(name, bytes) else str(name),
-                memory_mb=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total) // 2**20,
-                uuid=uuid.decode() if isinstance(uuid, bytes) else str(uuid)))
+            found.append(
+                GPU(
+                    index=i,
+                    name=name.decode() if isinstance(name, bytes) else str(name),
+                    memory_mb=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total) // 2**20,
+                    uuid=uuid.decode() if isinstance(uuid, bytes) else str(uuid),
+                )
+            )
         return found, "" if found else "NVML reports no GPU"
     except pynvml.NVMLError as exc:
         return [], f"NVML failed: {exc}"
@@ -72,8 +78,9 @@ def parse_inventory(text: str) -> list[GPU]:
             raise TypeError("not a list")
         return [GPU(**{"index": i, **entry}) for i, entry in enumerate(entries)]
     except (ValueError, TypeError) as exc:
-        raise GPUSpecError(f"JOBGATE_GPU_INVENTORY must be a JSON list of "
-                           f"{{\"name\", \"memory_mb\", \"uuid\"}} objects: {exc}") from exc
+        raise GPUSpecError(
+            f'JOBGATE_GPU_INVENTORY must be a JSON list of {{"name", "memory_mb", "uuid"}} objects: {exc}'
+        ) from exc
 
 
 def inventory(override: str = "") -> tuple[list[GPU], str]:
@@ -101,8 +108,10 @@ def select(spec: str, found: list[GPU]) -> list[GPU]:
     by_index = {g.index: g for g in found}
     missing = [i for i in wanted if i not in by_index]
     if missing:
-        raise GPUSpecError(f"--gpus {spec!r}: no GPU {', '.join(map(str, missing))} on this host "
-                           f"(found {', '.join(str(g.index) for g in found)})")
+        raise GPUSpecError(
+            f"--gpus {spec!r}: no GPU {', '.join(map(str, missing))} on this host "
+            f"(found {', '.join(str(g.index) for g in found)})"
+        )
     return [by_index[i] for i in wanted]
 
 

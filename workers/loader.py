@@ -1,13 +1,14 @@
 """Load an endpoint's handler from ``module:function`` or ``path/to/file.py:function``."""
+
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from app.endpoints import Endpoint
+from app.core.endpoints import Endpoint
 
 from . import runpod_compat
 
@@ -42,7 +43,7 @@ def _load_file(path: Path) -> Any:
     return module
 
 
-def load_handler(endpoint: Endpoint) -> Callable[[dict[str, Any]], Any]:
+def load_handler(endpoint: Endpoint) -> Handler:
     """Import the endpoint's handler; raises HandlerLoadError naming what went wrong."""
     target, sep, attr = endpoint.handler.rpartition(":")
     if not sep or not target or not attr:
@@ -58,8 +59,7 @@ def load_handler(endpoint: Endpoint) -> Callable[[dict[str, Any]], Any]:
     except HandlerLoadError:
         raise
     except (Exception, SystemExit) as exc:
-        raise HandlerLoadError(f"{endpoint.id}: cannot load {endpoint.handler}: "
-                               f"{type(exc).__name__}: {exc}") from exc
+        raise HandlerLoadError(f"{endpoint.id}: cannot load {endpoint.handler}: {type(exc).__name__}: {exc}") from exc
     if not callable(handler):
         raise HandlerLoadError(f"{endpoint.id}: {endpoint.handler} is not callable")
     return handler

@@ -1,16 +1,17 @@
 """This pool process as a worker: its id, its loaded handlers, its heartbeat thread."""
+
 from __future__ import annotations
 
 import logging
 import os
 import socket
 import threading
-from typing import Any, Callable
 
-from app.jobstore import now_ms
+from app.core.clock import now_ms
+from app.store.context import Context
 
-from . import gpus
-from .loader import HandlerLoadError, load_handler
+from . import gpus, progress
+from .loader import Handler, HandlerLoadError, load_handler
 from .stopper import Stopper
 
 log = logging.getLogger(__name__)
@@ -30,21 +31,26 @@ def served_endpoints(registry_ids: list[str]) -> list[str]:
 class WorkerProcess:
     """One pool process: pinned to its GPU, loads handlers once, beats, and reports its state."""
 
-    def __init__(self, ctx: Any, index: int):
+    def __init__(self, ctx: Context, index: int):
         self.ctx = ctx
         self.id = f"{node_name()}-{index}"
         self.pid = os.getpid()
         # Before anything imports a handler (and with it, perhaps, CUDA).
         self.gpu = gpus.pin(index)
         if self.gpu is not None:
-            log.info("pool process %d pinned to GPU %d (%s)", index, self.gpu.index, self.gpu.name,
-                     extra={"event": "worker.pinned", "worker_id": self.id})
+            log.info(
+                "pool process %d pinned to GPU %d (%s)",
+                index,
+                self.gpu.index,
+                self.gpu.name,
+                extra={"event": "worker.pinned", "worker_id": self.id},
+            )
         self.endpoints = served_endpoints(ctx.registry.ids())
         self.state = "initializing"
         self.job_id: str | None = None
         self.job_endpoint: str | None = None
         self.stopper = Stopper(ctx.settings.stop_grace_s, ctx.store.remove)
-        self.handlers: dict[str, Callable[..., Any]] = {}
+        self.handlers: dict[str, Handler] = {}
         self.load_errors: dict[str, str] = {}
         # Set by a job that asks for a fresh process (RunPod's refresh_worker).
         self.recycle_requested = False
@@ -59,7 +65,7 @@ class WorkerProcess:
                 pass  # recorded in load_errors; this endpoint's jobs fail with the reason
         self.set_state("idle")
 
-    def handler(self, eid: str) -> Callable[..., Any]:
+    def handler(self, eid: str) -> Handler:
         if eid not in self.handlers:
             try:
                 self.handlers[eid] = load_handler(self.ctx.registry[eid])
@@ -73,18 +79,25 @@ class WorkerProcess:
     def set_state(self, state: str, job_id: str | None = None, endpoint: str | None = None) -> None:
         self.state, self.job_id, self.job_endpoint = state, job_id, endpoint
         try:
-            self.ctx.fleet.set_state(self.id, state, job_id, broken=",".join(self.load_errors),
-                                     job_endpoint=endpoint)
+            self.ctx.fleet.set_state(self.id, state, job_id, broken=",".join(self.load_errors), job_endpoint=endpoint)
         except Exception as exc:  # a heartbeat must never fail a job
             log.warning("cannot record worker state: %s", exc)
 
     def beat(self) -> None:
-        self.ctx.fleet.beat(self.id, self.endpoints, now_ms(), state=self.state, job=self.job_id or "",
-                            job_endpoint=self.job_endpoint or "",
-                            host=socket.gethostname(), pid=self.pid, node=node_name(),
-                            broken=",".join(self.load_errors),
-                            gpu=self.gpu.to_dict() if self.gpu else "",
-                            metrics_port=self.ctx.settings.worker_metrics_port)
+        self.ctx.fleet.beat(
+            self.id,
+            self.endpoints,
+            now_ms(),
+            state=self.state,
+            job=self.job_id or "",
+            job_endpoint=self.job_endpoint or "",
+            host=socket.gethostname(),
+            pid=self.pid,
+            node=node_name(),
+            broken=",".join(self.load_errors),
+            gpu=self.gpu.to_dict() if self.gpu else "",
+            metrics_port=self.ctx.settings.worker_metrics_port,
+        )
 
     def start_heartbeat(self) -> None:
         def loop() -> None:
@@ -123,7 +136,7 @@ def active() -> WorkerProcess | None:
     return _current if _current is not None and _current.pid == os.getpid() else None
 
 
-def current(ctx: Any) -> WorkerProcess:
+def current(ctx: Context) -> WorkerProcess:
     """This process's WorkerProcess, made on first use (also in solo/thread pools)."""
     global _current
     if _current is None or _current.pid != os.getpid():
@@ -135,4 +148,5 @@ def current(ctx: Any) -> WorkerProcess:
             index = 0
         _current = WorkerProcess(ctx, index)
         _current.start_heartbeat()
+        progress.attach(ctx.store.progress)
     return _current

@@ -6,6 +6,7 @@ a replacement process. Celery would take any child exit for a lost worker (an er
 the message requeued), so the task's Request class recognises this one exit and
 acknowledges the message as done instead.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,7 +15,6 @@ from billiard.einfo import ExceptionWithTraceback
 from billiard.pool import EX_RECYCLE
 from celery.worker import state
 from celery.worker.request import Request
-
 
 
 def exit_for_recycle() -> None:

@@ -6,15 +6,19 @@ In a jobgate pool process ``runpod.serverless`` is patched the moment it is impo
 ``start`` only records its config, and ``progress_update`` writes to the job store.
 Everything else in the package (``rp_validator``, ``rp_upload``, ...) is the real thing.
 """
+
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Any
+
+from .progress import progress_update as jobgate_progress_update
 
 log = logging.getLogger("jobgate.runpod")
 
@@ -50,18 +54,20 @@ def start(config: dict[str, Any]) -> None:
         module=getattr(handler, "__module__", "") or "",
         return_aggregate_stream=bool(config.get("return_aggregate_stream", False)),
         refresh_worker=bool(config.get("refresh_worker", False)),
-        has_concurrency_modifier=callable(config.get("concurrency_modifier")))
+        has_concurrency_modifier=callable(config.get("concurrency_modifier")),
+    )
     _configs[recorded.module] = recorded
     if recorded.has_concurrency_modifier:
         # A pool process runs one job at a time; scaling is the endpoint's `concurrency`.
-        log.info("%s: concurrency_modifier is not used by jobgate; set `concurrency` for the "
-                 "endpoint in the endpoints file instead", recorded.module)
+        log.info(
+            "%s: concurrency_modifier is not used by jobgate; set `concurrency` for the "
+            "endpoint in the endpoints file instead",
+            recorded.module,
+        )
 
 
 def progress_update(job: dict[str, Any], progress: Any) -> None:
     """Stands in for ``runpod.serverless.progress_update``: shows ``progress`` on /status now."""
-    from .progress import progress_update as jobgate_progress_update
-
     jobgate_progress_update(job, progress)
 
 
@@ -90,8 +96,9 @@ class _PatchingLoader(importlib.abc.Loader):
 class _Finder(importlib.abc.MetaPathFinder):
     """Finds ``runpod.serverless`` as usual, with a loader that patches it."""
 
-    def find_spec(self, fullname: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname != PATCHED_MODULE:
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)

@@ -1,13 +1,15 @@
 """Run one handler call: plain, async, generator or async generator, with RunPod's result rules."""
+
 from __future__ import annotations
 
 import asyncio
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-MISSING: Any = object()
+from app.core.job import MISSING
 
 
 @dataclass
@@ -27,8 +29,7 @@ def _from_return(value: Any) -> Outcome:
         error = rest.pop("error", None)
         refresh = bool(rest.pop("refresh_worker", False))
         output = rest if rest or error is None else MISSING
-        return Outcome(output=output, error=None if error is None else _text(error),
-                       refresh_worker=refresh)
+        return Outcome(output=output, error=None if error is None else _text(error), refresh_worker=refresh)
     return Outcome(output=value)
 
 
@@ -42,8 +43,9 @@ def _chunk_error(chunk: Any) -> str | None:
     return None
 
 
-def execute(handler: Callable[[dict[str, Any]], Any], job: dict[str, Any],
-            emit: Callable[[Any], None], aggregate: bool = True) -> Outcome:
+def execute(
+    handler: Callable[[dict[str, Any]], Any], job: dict[str, Any], emit: Callable[[Any], None], aggregate: bool = True
+) -> Outcome:
     """Call ``handler(job)``; each streamed chunk goes to ``emit`` as it is produced.
 
     A generator's output is the list of its chunks when ``aggregate`` is true.

@@ -13,6 +13,7 @@ then its process is killed and Celery replaces it, as SIGTERM would have done at
 Everything here runs in one pool process, one job at a time. The signal handler runs in
 the main thread between bytecodes, so it takes no lock; it raises at most once per job.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,14 +21,16 @@ import logging
 import os
 import signal
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from app.jobstore import Job, now_ms
+from app.core.clock import now_ms
+from app.core.contract import STOP_SIGNAL_NAME
+from app.core.job import Job
 
 log = logging.getLogger(__name__)
 
-STOP_SIGNAL = signal.SIGUSR2
-STOP_SIGNAL_NAME = "SIGUSR2"
+STOP_SIGNAL = signal.Signals[STOP_SIGNAL_NAME]
 CANCELLED = "cancelled"
 EXPIRED = "ttl"
 
@@ -51,10 +54,10 @@ class Stopper:
         self.grace_s = grace_s
         self.on_expired = on_expired
         self._installed_pid: int | None = None
-        self._run = 0                    # bumped per job, so stale timers do nothing
+        self._run = 0  # bumped per job, so stale timers do nothing
         self._job_id: str | None = None  # the job this process has taken
         self._reason: str | None = None  # why it must stop, once asked
-        self._armed = False              # whether the handler is running (raise now)
+        self._armed = False  # whether the handler is running (raise now)
         self._timers: list[threading.Timer] = []
 
     def _install(self) -> None:
@@ -138,6 +141,5 @@ class Stopper:
 
     def _kill(self, job_id: str, run: int) -> None:
         if self._run == run and self._job_id == job_id:
-            log.error("job %s ignored its stop for %s s: killing pool process %s",
-                      job_id, self.grace_s, os.getpid())
+            log.error("job %s ignored its stop for %s s: killing pool process %s", job_id, self.grace_s, os.getpid())
             os.kill(os.getpid(), signal.SIGKILL)

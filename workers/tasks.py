@@ -1,4 +1,5 @@
 """The one Celery task: take a job from the store, run its handler, record the outcome."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,33 +8,35 @@ import logging
 import socket
 from typing import Any
 
-from celery import Celery, Task
+from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
-from app.jobstore import ChunkTooLarge, Job, NotStarted
-from app.states import JobStatus
+from app.core.contract import TASK_NAME
+from app.core.job import MISSING, Job
+from app.core.states import JobStatus
+from app.store.context import Context
+from app.store.jobstore import ChunkTooLarge, NotStarted
+from app.store.outbox import queue_webhook
 
-from . import deliveries, process, runpod_compat, runtime, stopper, webhooks
+from . import deliveries, process, runpod_compat, runtime, stopper
+from .celery_base import JobgateCelery
 from .loader import HandlerLoadError
 from .stopper import JobStopped
 
 log = logging.getLogger("jobgate.worker")
-# Seconds between the soft time limit (the handler is interrupted) and the hard one
-# (the pool process is killed), for handlers stuck where the soft signal cannot reach.
-HARD_LIMIT_GRACE_S = 10
-
-
-def time_limits(execution_timeout_ms: int) -> tuple[float, float]:
-    """Celery's (soft, hard) time limits for a job's execution timeout."""
-    soft = execution_timeout_ms / 1000
-    return soft, soft + HARD_LIMIT_GRACE_S
 
 
 def exception_error(exc: BaseException, worker_id: str) -> str:
     """RunPod's error text for an uncaught handler exception: a JSON string."""
-    return json.dumps({"error_type": type(exc).__name__, "error_message": str(exc),
-                       "hostname": socket.gethostname(), "worker_id": worker_id})
+    return json.dumps(
+        {
+            "error_type": type(exc).__name__,
+            "error_message": str(exc),
+            "hostname": socket.gethostname(),
+            "worker_id": worker_id,
+        }
+    )
 
 
 def timeout_error(execution_timeout_ms: int) -> str:
@@ -49,14 +52,16 @@ class JobTask(Task):
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, TimeLimitExceeded):
-            job = self.app.jobgate.store.get(task_id)
+            celery: JobgateCelery = self.app
+            job = celery.context.store.get(task_id)
             if job is not None:
-                _end(self.app, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
+                _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
 
 
 def run(task: Task, endpoint_id: str, job_id: str) -> str:
     """Run one job; returns the status it ended in (or why it did not run)."""
-    ctx = task.app.jobgate
+    celery: JobgateCelery = task.app
+    ctx = celery.context
     worker = process.current(ctx)
     hard_limit = task.request.timelimit[0] if task.request.timelimit else None
     hard_ms = int((hard_limit or ctx.registry[endpoint_id].execution_timeout_ms / 1000) * 1000)
@@ -72,7 +77,7 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
             return "SKIPPED"
         worker.set_state("running", job_id, endpoint_id)
         try:
-            status = _execute(task.app, worker, job)
+            status = _execute(celery, worker, job)
         finally:
             worker.set_state("idle")
     if worker.recycle_requested:
@@ -80,19 +85,19 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
     return status
 
 
-def _end(celery: Celery, job: Job, status: JobStatus, *, output: Any = runtime.MISSING,
-         error: str | None = None) -> str:
-    """Record a terminal state (unless the job already has one) and call its webhook."""
+def _end(celery: JobgateCelery, job: Job, status: JobStatus, *, output: Any = MISSING, error: str | None = None) -> str:
+    """Record a terminal state (unless the job already has one) and queue its webhook."""
+    store = celery.context.store
     fields: dict[str, Any] = {"error": error}
-    if output is not runtime.MISSING:
+    if output is not MISSING:
         fields["output"] = output
-    if celery.jobgate.store.finish(job, status, **fields):  # type: ignore[attr-defined]
-        webhooks.notify(celery, job)
+    if store.finish(job, status, **fields):
+        queue_webhook(celery, store, job)
     return status.value
 
 
-def _execute(celery: Celery, worker: process.WorkerProcess, job: Job) -> str:
-    store = celery.jobgate.store  # type: ignore[attr-defined]
+def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> str:
+    store = celery.context.store
     index = itertools.count()
 
     def emit(chunk: Any) -> None:
@@ -105,8 +110,12 @@ def _execute(celery: Celery, worker: process.WorkerProcess, job: Job) -> str:
         rp_config = runpod_compat.config_for(handler)  # a RunPod handler file's start() config
         if rp_config is not None and rp_config.refresh_worker:
             worker.recycle_requested = True
-        outcome = runtime.execute(handler, {"id": job.id, "input": job.input}, emit=emit,
-                                  aggregate=rp_config.return_aggregate_stream if rp_config else True)
+        outcome = runtime.execute(
+            handler,
+            {"id": job.id, "input": job.input},
+            emit=emit,
+            aggregate=rp_config.return_aggregate_stream if rp_config else True,
+        )
         worker.recycle_requested |= outcome.refresh_worker
         return outcome
 
@@ -127,19 +136,19 @@ def _execute(celery: Celery, worker: process.WorkerProcess, job: Job) -> str:
         return _end(celery, job, JobStatus.FAILED, error=exception_error(exc, worker.id))
     if outcome.error is not None:
         return _end(celery, job, JobStatus.FAILED, output=outcome.output, error=outcome.error)
-    return _end(celery, job, JobStatus.COMPLETED,
-                output=None if outcome.output is runtime.MISSING else outcome.output)
+    return _end(celery, job, JobStatus.COMPLETED, output=None if outcome.output is MISSING else outcome.output)
 
 
-def register(celery: Celery) -> None:
+def register(celery: JobgateCelery) -> None:
     """Register the task and the pool-process hooks on ``celery``."""
-    celery.task(name="jobgate.run_job", bind=True, base=JobTask, ignore_result=True)(run)
+    celery.task(name=TASK_NAME, bind=True, base=JobTask, ignore_result=True)(run)
+    context: Context = celery.context
 
     def on_process_init(**_: Any) -> None:
-        process.current(celery.jobgate).load_handlers()
+        process.current(context).load_handlers()
 
     def on_process_shutdown(**_: Any) -> None:
-        process.current(celery.jobgate).stop()
+        process.current(context).stop()
 
     worker_process_init.connect(on_process_init, weak=False)
     worker_process_shutdown.connect(on_process_shutdown, weak=False)

@@ -4,6 +4,7 @@ Pool processes record into prometheus-client's multiprocess files, in a director
 for this node; the node's main process serves their sum on ``JOBGATE_WORKER_METRICS_PORT``.
 Fleet-wide numbers (queue depth, every job's outcome) are the gateway's ``/metrics``.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -16,14 +17,14 @@ import tempfile
 import time
 from typing import Any
 
-from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 
-from app import logs
-from app.metrics import EXECUTION_BUCKETS_S
+from app.core import logs
+from app.core.contract import TASK_NAME
+from app.store.metrics import EXECUTION_BUCKETS_S
 
 from . import process
-from .celery_app import TASK_NAME
+from .celery_base import JobgateCelery
 
 log = logging.getLogger("jobgate.worker")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -79,8 +80,12 @@ def serve(port: int, host: str = "0.0.0.0") -> int:
         start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         # Several workers on one host with one port: the first serves, the others say so.
-        log.warning("worker metrics port %d unavailable (%s); this worker serves no metrics", port, exc,
-                    extra={"event": "worker.metrics_off"})
+        log.warning(
+            "worker metrics port %d unavailable (%s); this worker serves no metrics",
+            port,
+            exc,
+            extra={"event": "worker.metrics_off"},
+        )
         return 0
     log.info("worker metrics on port %d", port, extra={"event": "worker.metrics_on"})
     return port
@@ -109,28 +114,40 @@ class JobObserver:
     def __init__(self) -> None:
         from prometheus_client import Counter, Gauge, Histogram
 
-        self.jobs = Counter("jobgate_worker_jobs", "Jobs this node ran, by outcome",
-                            ["endpoint", "status"], registry=None)
-        self.execution = Histogram("jobgate_worker_job_execution_seconds", "Time jobs ran on this node",
-                                   ["endpoint"], buckets=EXECUTION_BUCKETS_S, registry=None)
-        self.busy = Gauge("jobgate_worker_busy_processes", "Pool processes running a job",
-                          registry=None, multiprocess_mode="livesum")
-        self.processes = Gauge("jobgate_worker_process_info", "Live pool processes and their GPU",
-                               ["worker_id", "gpu", "gpu_name"], registry=None,
-                               multiprocess_mode="livemax")
+        self.jobs = Counter(
+            "jobgate_worker_jobs", "Jobs this node ran, by outcome", ["endpoint", "status"], registry=None
+        )
+        self.execution = Histogram(
+            "jobgate_worker_job_execution_seconds",
+            "Time jobs ran on this node",
+            ["endpoint"],
+            buckets=EXECUTION_BUCKETS_S,
+            registry=None,
+        )
+        self.busy = Gauge(
+            "jobgate_worker_busy_processes", "Pool processes running a job", registry=None, multiprocess_mode="livesum"
+        )
+        self.processes = Gauge(
+            "jobgate_worker_process_info",
+            "Live pool processes and their GPU",
+            ["worker_id", "gpu", "gpu_name"],
+            registry=None,
+            multiprocess_mode="livemax",
+        )
         self._running: dict[str, tuple[float, Any]] = {}
 
-    def install(self, celery: Celery) -> None:
+    def install(self, celery: JobgateCelery) -> None:
         """Connect to the signals of ``celery``'s workers (before the pool forks)."""
         task_prerun.connect(self._prerun, weak=False)
         task_postrun.connect(self._postrun, weak=False)
 
         def on_process_init(**_: Any) -> None:
             sweep_dead_processes()
-            worker = process.current(celery.jobgate)  # type: ignore[attr-defined]
+            worker = process.current(celery.context)
             gpu = worker.gpu
-            self.processes.labels(worker.id, "" if gpu is None else str(gpu.index),
-                                  "" if gpu is None else gpu.name).set(1)
+            self.processes.labels(
+                worker.id, "" if gpu is None else str(gpu.index), "" if gpu is None else gpu.name
+            ).set(1)
 
         def on_process_shutdown(**_: Any) -> None:
             from prometheus_client import multiprocess
@@ -144,7 +161,7 @@ class JobObserver:
     def _prerun(self, task_id: str, task: Any, args: Any = (), **_: Any) -> None:
         if task.name != TASK_NAME or not args:
             return
-        worker = process.current(task.app.jobgate)
+        worker = process.current(task.app.context)
         token = logs.bind(endpoint=args[0], job_id=task_id, worker_id=worker.id)
         self._running[task_id] = (time.monotonic(), token)
         self.busy.inc()
@@ -161,6 +178,10 @@ class JobObserver:
         self.jobs.labels(args[0], status).inc()
         if status != "SKIPPED":
             self.execution.labels(args[0]).observe(seconds)
-        log.info("job finished: %s in %.3f s", status, seconds,
-                 extra={"event": "job.finished", "status": status, "seconds": round(seconds, 3)})
+        log.info(
+            "job finished: %s in %.3f s",
+            status,
+            seconds,
+            extra={"event": "job.finished", "status": status, "seconds": round(seconds, 3)},
+        )
         logs.unbind(token)

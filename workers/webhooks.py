@@ -1,11 +1,13 @@
 """Webhooks: POST a job's final status to the URL given at submission, as a Celery task.
 
-The job is already in its terminal state when the delivery is queued, so a slow or dead
+The job is already in its terminal state when the delivery is queued (``app.store.outbox``,
+by whichever side ended it), so a slow or dead
 receiver never delays or fails it. Up to ATTEMPTS tries, ``webhook_backoff_s`` apart and
 doubling; the outcome is kept on the job as ``webhookStatus``. With JOBGATE_WEBHOOK_SECRET
 set, each attempt is signed: ``X-Jobgate-Signature: sha256=<hex HMAC-SHA256(secret,
 "<X-Jobgate-Timestamp>.<raw body>")>``, so a receiver can check origin and freshness.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,15 +18,14 @@ import time
 from typing import Any
 
 import requests
-from celery import Celery, Task
+from celery import Task
 
-from app.jobstore import Job
+from app.core.contract import WEBHOOK_TASK_NAME
+
+from .celery_base import JobgateCelery
 
 log = logging.getLogger(__name__)
 
-TASK_NAME = "jobgate.deliver_webhook"
-# Not "jobgate.<id>": an endpoint may be called "webhooks".
-QUEUE = "jobgate-webhooks"
 ATTEMPTS = 3
 # (connect, read) seconds: an attempt holds a pool process at most this long.
 TIMEOUT_S = (3.05, 10)
@@ -39,29 +40,6 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def payload(job: Job) -> dict[str, Any]:
-    """What the receiver gets: the job as /status shows it (less the delivery's own status)."""
-    body = job.to_status()
-    body.pop("webhookStatus", None)
-    return body
-
-
-def notify(celery: Celery, job: Job) -> None:
-    """Queue the webhook of a job that has just ended, if it asked for one."""
-    if not job.webhook:
-        return
-    store = celery.jobgate.store  # type: ignore[attr-defined]
-    ended = store.get(job.id)
-    if ended is None or not ended.status.is_terminal() or not ended.webhook:
-        return
-    try:
-        celery.send_task(TASK_NAME, args=(ended.id, ended.webhook, payload(ended), ended.finished_ms),
-                         queue=QUEUE, retry=True, ignore_result=True)
-    except Exception as exc:  # the job has ended either way; say why there was no call
-        log.warning("cannot queue the webhook of job %s: %s", job.id, exc)
-        store.set_webhook_status(job.id, f"failed (not queued: {type(exc).__name__})", ended.finished_ms or 0)
-
-
 def _attempt(url: str, body: bytes, secret: str) -> str | None:
     """POST once; None when the receiver answered 2xx, else why not."""
     headers = {"Content-Type": "application/json", "User-Agent": "jobgate-webhook"}
@@ -70,8 +48,7 @@ def _attempt(url: str, body: bytes, secret: str) -> str | None:
         headers[TIMESTAMP_HEADER] = timestamp
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=TIMEOUT_S,
-                                 allow_redirects=False)
+        response = requests.post(url, data=body, headers=headers, timeout=TIMEOUT_S, allow_redirects=False)
     except requests.RequestException as exc:
         return type(exc).__name__
     return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
@@ -79,7 +56,7 @@ def _attempt(url: str, body: bytes, secret: str) -> str | None:
 
 def deliver(task: Task, job_id: str, url: str, body: dict[str, Any], finished_ms: int) -> str:
     """One delivery attempt; retried by Celery with backoff until ATTEMPTS are spent."""
-    ctx = task.app.jobgate
+    ctx = task.app.context
     failure = _attempt(url, json.dumps(body, separators=(",", ":")).encode(), ctx.settings.webhook_secret)
     if failure is None:
         ctx.store.set_webhook_status(job_id, DELIVERED, finished_ms)
@@ -87,13 +64,12 @@ def deliver(task: Task, job_id: str, url: str, body: dict[str, Any], finished_ms
     attempt = task.request.retries + 1
     log.info("webhook of job %s, attempt %d of %d: %s", job_id, attempt, ATTEMPTS, failure)
     if attempt < ATTEMPTS:
-        raise task.retry(countdown=ctx.settings.webhook_backoff_s * 2 ** task.request.retries,
-                         max_retries=ATTEMPTS - 1)
+        raise task.retry(countdown=ctx.settings.webhook_backoff_s * 2**task.request.retries, max_retries=ATTEMPTS - 1)
     outcome = f"failed ({failure})"
     ctx.store.set_webhook_status(job_id, outcome, finished_ms)
     return outcome
 
 
-def register(celery: Celery) -> None:
+def register(celery: JobgateCelery) -> None:
     """Register the delivery task on ``celery``."""
-    celery.task(name=TASK_NAME, bind=True, ignore_result=True, acks_late=False)(deliver)
+    celery.task(name=WEBHOOK_TASK_NAME, bind=True, ignore_result=True, acks_late=False)(deliver)

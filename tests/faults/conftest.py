@@ -4,6 +4,7 @@ They run on the spare Redis database (or on their own redis-server), with a 1 s 
 a 1 s reaper interval so that recoveries take seconds. Each test reports its figures
 (submitted, completed, failed, lost, time to recover) on stdout and in var/fault-figures.txt.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pytest
 import requests
 from redis import Redis
 
-from tests.conftest import API_KEY, ROOT, SPARE_DB, free_port, wait_until, with_db
+from tests.helpers import API_KEY, ROOT, SPARE_DB, free_port, wait_until, with_db
 
 FAULTS = Path(__file__).resolve().parent
 ENDPOINTS = FAULTS / "endpoints.toml"
@@ -66,17 +68,25 @@ class Stack:
         self.http = requests.Session()
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ, REDIS_URL=self.redis_url, JOBGATE_ENDPOINTS_FILE=str(ENDPOINTS),
-                   JOBGATE_API_KEYS=API_KEY, JOBGATE_HEARTBEAT_S="1", JOBGATE_REAPER_INTERVAL_S="1",
-                   JOBGATE_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            REDIS_URL=self.redis_url,
+            JOBGATE_ENDPOINTS_FILE=str(ENDPOINTS),
+            JOBGATE_API_KEYS=API_KEY,
+            JOBGATE_HEARTBEAT_S="1",
+            JOBGATE_REAPER_INTERVAL_S="1",
+            JOBGATE_LOG_LEVEL="INFO",
+            PYTHONUNBUFFERED="1",
+        )
         env.update(self.extra_env)
         env.update(extra)
         return env
 
     def _spawn(self, name: str, args: list[str], **env: str) -> subprocess.Popen:
         with open(self.logdir / f"{name}.log", "a") as log:
-            return subprocess.Popen(args, cwd=ROOT, env=self.env(**env), stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(
+                args, cwd=ROOT, env=self.env(**env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def log(self, name: str) -> str:
         path = self.logdir / f"{name}.log"
@@ -84,9 +94,13 @@ class Stack:
 
     # -- gateway ---------------------------------------------------------------
     def start_gateway(self) -> None:
-        self.gateway = self._spawn("gateway", [
-            sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:create_app()"],
-            JOBGATE_HOST="127.0.0.1", JOBGATE_PORT=str(self.port), JOBGATE_WEB_WORKERS="1")
+        self.gateway = self._spawn(
+            "gateway",
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:create_app()"],
+            JOBGATE_HOST="127.0.0.1",
+            JOBGATE_PORT=str(self.port),
+            JOBGATE_WEB_WORKERS="1",
+        )
         if not wait_until(self.answers, 30, 0.1):
             pytest.fail(f"gateway did not start:\n{self.log('gateway')}")
 
@@ -105,8 +119,7 @@ class Stack:
         self.http = requests.Session()  # its kept-alive connections died with it
 
     # -- workers ---------------------------------------------------------------
-    def start_worker(self, name: str, endpoints: Iterable[str], concurrency: int = 1,
-                     **env: str) -> subprocess.Popen:
+    def start_worker(self, name: str, endpoints: Iterable[str], concurrency: int = 1, **env: str) -> subprocess.Popen:
         args = [sys.executable, "-m", "app.cli", "worker", "-c", str(concurrency), "-n", f"{name}@%h"]
         for eid in endpoints:
             args += ["-e", eid]
@@ -119,7 +132,7 @@ class Stack:
     def processes(self, name: str) -> dict[str, dict[str, str]]:
         """The worker's pool processes, by worker id, as their heartbeats tell."""
         prefix = f"jg:worker:{name}@"
-        return {k[len("jg:worker:"):]: self.redis.hgetall(k) for k in self.redis.scan_iter(prefix + "*")}
+        return {k[len("jg:worker:") :]: self.redis.hgetall(k) for k in self.redis.scan_iter(prefix + "*")}
 
     def running(self, name: str) -> dict[str, int]:
         """The jobs the worker's pool processes are running: job id -> process id."""
@@ -131,8 +144,7 @@ class Stack:
 
     # -- client ----------------------------------------------------------------
     def run(self, endpoint: str, job_input: Any, **body: Any) -> str:
-        r = self.http.post(f"{self.url}/v2/{endpoint}/run", json={"input": job_input, **body},
-                           headers=H, timeout=30)
+        r = self.http.post(f"{self.url}/v2/{endpoint}/run", json={"input": job_input, **body}, headers=H, timeout=30)
         assert r.status_code == 200, r.text
         return r.json()["id"]
 
@@ -183,9 +195,12 @@ def stack(spare_url: str, tmp_path: Path) -> Iterator[Stack]:
 def counts(statuses: dict[str, dict[str, Any]]) -> dict[str, int]:
     """completed / failed / lost of a set of jobs, from their status bodies."""
     values = [body.get("status") for body in statuses.values()]
-    return {"submitted": len(values), "completed": values.count("COMPLETED"),
-            "failed": sum(v in ("FAILED", "TIMED_OUT") for v in values),
-            "lost": sum(v not in TERMINAL for v in values)}
+    return {
+        "submitted": len(values),
+        "completed": values.count("COMPLETED"),
+        "failed": sum(v in ("FAILED", "TIMED_OUT") for v in values),
+        "lost": sum(v not in TERMINAL for v in values),
+    }
 
 
 def since(t0: float) -> float:

@@ -1,10 +1,11 @@
 """100 jobs while a worker is killed twice: nothing lost, nothing run twice at once, nothing stuck."""
+
 import os
 import signal
 import time
 
-from tests.conftest import wait_until
 from tests.faults.conftest import TERMINAL, counts, report
+from tests.helpers import wait_until
 
 JOBS = 100
 MAX_DELIVERIES = 3

@@ -1,5 +1,6 @@
 """Redis restarts under a running stack: with deploy/redis/redis.conf (AOF, appendfsync everysec)
 queued jobs and results survive, and the gateway and workers reconnect by themselves."""
+
 import signal
 import subprocess
 import threading
@@ -10,9 +11,9 @@ import pytest
 import requests
 from redis import Redis
 
-from app import redisboot
-from tests.conftest import free_port, wait_until
+from app.store import boot as redisboot
 from tests.faults.conftest import H, Stack, counts, report, since
+from tests.helpers import free_port, wait_until
 
 
 class RedisServer:
@@ -25,8 +26,12 @@ class RedisServer:
 
     def start(self) -> None:
         with open(self.data_dir / "redis.log", "a") as log:
-            self.proc = subprocess.Popen(redisboot.server_args(self.url, self.data_dir), stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                redisboot.server_args(self.url, self.data_dir),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         assert wait_until(lambda: redisboot.ping(self.url), 15)
 
     def stop(self) -> None:
@@ -55,9 +60,16 @@ def own(tmp_path_factory):
         server.kill()
 
 
-OPERATIONS = [("post", "/v2/echo/run"), ("post", "/v2/echo/runsync"), ("get", "/v2/echo/status/{id}"),
-              ("get", "/v2/echo/status-sync/{id}?wait=1000"), ("post", "/v2/echo/cancel/{id}"),
-              ("post", "/v2/echo/retry/{id}"), ("post", "/v2/echo/purge-queue"), ("get", "/v2/echo/health")]
+OPERATIONS = [
+    ("post", "/v2/echo/run"),
+    ("post", "/v2/echo/runsync"),
+    ("get", "/v2/echo/status/{id}"),
+    ("get", "/v2/echo/status-sync/{id}?wait=1000"),
+    ("post", "/v2/echo/cancel/{id}"),
+    ("post", "/v2/echo/retry/{id}"),
+    ("post", "/v2/echo/purge-queue"),
+    ("get", "/v2/echo/health"),
+]
 
 
 def test_while_redis_is_down_every_operation_answers_503_json_with_retry_after(own):
@@ -66,8 +78,7 @@ def test_while_redis_is_down_every_operation_answers_503_json_with_retry_after(o
     server.stop()
     try:
         for method, path in OPERATIONS:
-            r = getattr(requests, method)(stack.url + path.format(id=job_id), json={"input": 1},
-                                          headers=H, timeout=60)
+            r = getattr(requests, method)(stack.url + path.format(id=job_id), json={"input": 1}, headers=H, timeout=60)
             assert r.status_code == 503, (path, r.status_code, r.text)
             assert r.headers["Content-Type"].startswith("application/json")
             assert r.json()["code"] == 503 and "Redis" in r.json()["error"]
@@ -84,8 +95,7 @@ def test_while_redis_is_down_every_operation_answers_503_json_with_retry_after(o
 
 def test_a_redis_restart_keeps_queued_jobs_and_results_and_nothing_needs_a_restart(own):
     server, stack = own
-    done = requests.post(f"{stack.url}/v2/echo/runsync", json={"input": {"x": 0}}, headers=H,
-                         timeout=30).json()
+    done = requests.post(f"{stack.url}/v2/echo/runsync", json={"input": {"x": 0}}, headers=H, timeout=30).json()
     assert done["status"] == "COMPLETED"
     ids = [stack.run("echo", {"sleep": 0.5, "n": n}) for n in range(10)]
     assert wait_until(lambda: stack.record(ids[0]).get("status") == "IN_PROGRESS", 30)
@@ -121,6 +131,10 @@ def test_a_redis_restart_keeps_queued_jobs_and_results_and_nothing_needs_a_resta
     assert {"gateway": stack.gateway.pid, "worker": stack.workers["w"].pid} == pids
     after = requests.post(f"{stack.url}/v2/echo/runsync", json={"input": {"x": 2}}, headers=H, timeout=30)
     assert after.json()["status"] == "COMPLETED"
-    report("Redis restarted (SHUTDOWN NOSAVE, AOF)", **counts({"done": again, **ended}),
-           redelivered=sum(stack.record(j)["deliveries"] != "1" for j in ids),
-           redis_down_s=up, recover_s=recovered)
+    report(
+        "Redis restarted (SHUTDOWN NOSAVE, AOF)",
+        **counts({"done": again, **ended}),
+        redelivered=sum(stack.record(j)["deliveries"] != "1" for j in ids),
+        redis_down_s=up,
+        recover_s=recovered,
+    )

@@ -1,10 +1,11 @@
 """Workers die (SIGKILL of a pool process, of a whole worker, a crashing handler) or are stopped."""
+
 import os
 import signal
 import time
 
-from tests.conftest import wait_until
 from tests.faults.conftest import H, counts, report, since
+from tests.helpers import wait_until
 
 
 def test_a_job_whose_pool_process_is_killed_is_delivered_again_and_completes(stack):
@@ -31,8 +32,7 @@ def test_a_handler_that_kills_its_process_every_time_ends_failed_after_the_bound
     assert "worker lost 3 times" in body["error"]
     assert stack.record(job_id)["deliveries"] == "3"  # JOBGATE_MAX_DELIVERIES, default 3
     assert stack.workers["w"].poll() is None  # the worker itself lives on
-    report("handler crashes its process every time", **counts(ended), failed_after_s=since(t0),
-           deliveries=3)
+    report("handler crashes its process every time", **counts(ended), failed_after_s=since(t0), deliveries=3)
 
 
 def test_a_whole_worker_lost_mid_job_is_taken_back_by_the_reaper_within_a_minute(stack):
@@ -67,8 +67,7 @@ def test_sigterm_lets_jobs_finish_within_the_grace_and_requeues_the_rest(stack):
     stack.start_worker("b", ["echo"])
     ended = stack.wait_ended("echo", [long], 60)
     assert ended[long]["status"] == "COMPLETED" and stack.record(long)["deliveries"] == "2"
-    report("SIGTERM with a 3 s grace", submitted=2, completed=2, failed=0, lost=0,
-           worker_stopped_s=stopped, requeued=1)
+    report("SIGTERM with a 3 s grace", submitted=2, completed=2, failed=0, lost=0, worker_stopped_s=stopped, requeued=1)
 
 
 def test_a_leaking_handler_is_contained_by_max_memory_per_child(stack):
@@ -79,8 +78,14 @@ def test_a_leaking_handler_is_contained_by_max_memory_per_child(stack):
     pid_after = stack.wait_ended("leaky", [second], 60)[second]["output"]
     assert pid_after != pid_before  # the bloated process was replaced after its job
     assert stack.workers["w"].poll() is None
-    report("handler leaks 200 MB (max_memory_per_child 150 MB)", submitted=2, completed=2, failed=0,
-           lost=0, process_replaced=True)
+    report(
+        "handler leaks 200 MB (max_memory_per_child 150 MB)",
+        submitted=2,
+        completed=2,
+        failed=0,
+        lost=0,
+        process_replaced=True,
+    )
 
 
 def test_cancel_still_stops_a_running_job_though_pool_processes_ignore_sigterm(stack):

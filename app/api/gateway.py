@@ -1,0 +1,65 @@
+"""The gateway's parts, wired once per app from one context, and the one way views reach them."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from ..core.endpoints import Endpoint
+from ..core.errors import JobNotFound, NotFound
+from ..core.job import Job
+from ..store.context import Context
+from .dispatch import Dispatcher, make_producer
+from .reaper import Reaper
+from .waiting import CompletionWaiter, wait_for_end
+
+EXTENSION = "jobgate"
+
+
+class Gateway:
+    """Everything a view needs: the context's parts, the dispatcher, the waiter, the reaper."""
+
+    def __init__(self, context: Context):
+        self.context = context
+        self.settings = context.settings
+        self.registry = context.registry
+        self.redis = context.redis
+        self.store = context.store
+        self.fleet = context.fleet
+        self.metrics = context.metrics
+        self.apikeys = context.apikeys
+        self.limiter = context.limiter
+        self.celery = make_producer(context)
+        self.dispatcher = Dispatcher(self.celery, context)
+        self.waiter = CompletionWaiter(self.redis, context.keys.done_channel, context.keys.chunk_channel)
+        self.reaper = Reaper(context, self.dispatcher)
+
+    @classmethod
+    def attach(cls, app: Flask, context: Context) -> Gateway:
+        """Build the gateway for ``app``; views reach it with ``current_gateway()``."""
+        gateway = app.extensions[EXTENSION] = cls(context)
+        return gateway
+
+    def endpoint(self, endpoint_id: str) -> Endpoint:
+        """The endpoint, or NotFound."""
+        endpoint = self.registry.get(endpoint_id)
+        if endpoint is None:
+            raise NotFound(f"endpoint {endpoint_id!r} not found")
+        return endpoint
+
+    def job(self, endpoint_id: str, job_id: str) -> Job:
+        """The job, only through the endpoint it was submitted to; else NotFound."""
+        self.endpoint(endpoint_id)
+        job = self.store.get(job_id)
+        if job is None or job.endpoint != endpoint_id:
+            raise JobNotFound(job_id)
+        return job
+
+    def wait_for(self, job_id: str, wait_ms: int) -> Job:
+        """The job once it has ended, or as it is when ``wait_ms`` has passed."""
+        return wait_for_end(self.store, self.waiter, job_id, wait_ms)
+
+
+def current_gateway() -> Gateway:
+    """The gateway of the app handling this request."""
+    gateway: Gateway = current_app.extensions[EXTENSION]
+    return gateway

@@ -1,0 +1,159 @@
+"""The reaper: takes back running jobs whose worker is gone, long before the broker would.
+
+A job's message stays unacknowledged while it runs; if the whole worker (or its host) dies,
+Redis would hand it out again only after the visibility timeout (a week or more). Instead,
+every gateway process runs this loop; one of them per interval (a Redis lock) looks at the
+endpoints' running jobs and suspects a job whose worker's heartbeat has expired, or whose
+worker says it runs something else. A suspicion held for three heartbeats (so a Redis
+restart, after which live workers beat again, is no false alarm) is acted on: the job's
+record goes back to IN_QUEUE, and its message to the head of its queue (kombu's own restore
+of the unacknowledged copy; a new one if it is neither held nor queued, as when a copy was
+dropped as a duplicate). Its next run counts against JOBGATE_MAX_DELIVERIES like any other.
+
+The gateway, not Celery beat, runs it: a beat task would wait in a queue behind the very
+jobs it is meant to rescue (GPU workers run one job at a time), and would need one more
+process to deploy and keep single.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import cast
+
+from ..core.clock import now_ms
+from ..core.states import JobStatus
+from ..core.threads import ProcessThread
+from ..store import broker
+from ..store.context import Context
+from ..store.fleet import MISSED_BEATS
+from .dispatch import Dispatcher
+
+log = logging.getLogger("jobgate.reaper")
+
+
+@dataclass(frozen=True)
+class Running:
+    """A running job as its record tells: which endpoint, worker and start."""
+
+    job_id: str
+    endpoint: str
+    worker_id: str
+    started: str
+
+    @property
+    def mark(self) -> str:
+        return f"{self.worker_id}|{self.started}"
+
+
+class Reaper:
+    """Finds running jobs of lost workers and puts them back in their queue."""
+
+    def __init__(self, context: Context, dispatcher: Dispatcher):
+        self.context = context
+        self.settings = context.settings
+        self.registry = context.registry
+        self.dispatcher = dispatcher
+        self.store = context.store
+        self.fleet = context.fleet
+        self.redis = context.redis
+        self.keys = context.keys
+        self._thread = ProcessThread("jobgate-reaper", self._loop)
+
+    @property
+    def interval_s(self) -> int:
+        return self.settings.reaper_interval_s
+
+    @property
+    def confirm_ms(self) -> int:
+        """How long a worker must look gone before its jobs are taken back."""
+        return self.settings.heartbeat_s * MISSED_BEATS * 1000
+
+    def ensure_running(self) -> None:
+        """Start this process's reaper loop, once (and again in a forked child)."""
+        if self.interval_s > 0:
+            self._thread.ensure_started()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.interval_s)
+            try:
+                self.run_once()
+            except Exception as exc:  # Redis down: try again next interval
+                log.warning("reaper pass failed: %s", exc)
+
+    def run_once(self) -> list[str]:
+        """One pass, if no other gateway process made one this interval; the ids taken back."""
+        lock_ms = max(1, self.interval_s) * 1000
+        if not self.redis.set(self.keys.reaper_lock(), os.getpid(), nx=True, px=lock_ms):
+            return []
+        return self.sweep()
+
+    def sweep(self, at_ms: int | None = None) -> list[str]:
+        """Update the suspects and take back those suspected long enough; the ids taken back."""
+        at = at_ms if at_ms is not None else now_ms()
+        running = self._running()
+        holders = self.fleet.running_jobs(r.worker_id for r in running)
+        suspects = [r for r in running if holders.get(r.worker_id) != r.job_id]
+        key = self.keys.reaper_suspects()
+        seen = cast(dict[str, str], self.redis.hgetall(key))
+        keep: dict[str, str] = {}
+        due: list[Running] = []
+        for r in suspects:
+            mark, _, first = seen.get(r.job_id, "").rpartition("|")
+            first_ms = int(first) if mark == r.mark else at
+            if at - first_ms >= self.confirm_ms:
+                due.append(r)
+            else:
+                keep[r.job_id] = f"{r.mark}|{first_ms}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(key)
+        if keep:
+            pipe.hset(key, mapping=keep)
+            pipe.pexpire(key, self.confirm_ms + 10 * max(1, self.interval_s) * 1000)
+        pipe.execute()
+        return self._take_back(due) if due else []
+
+    def _running(self) -> list[Running]:
+        """Every endpoint's IN_PROGRESS jobs, from the running indexes and the records."""
+        pipe = self.redis.pipeline(transaction=False)
+        for endpoint in self.registry:
+            pipe.zrange(self.keys.running(endpoint.id), 0, -1)
+        indexed: list[tuple[str, str]] = [
+            (e.id, job_id) for e, ids in zip(self.registry, pipe.execute()) for job_id in ids
+        ]
+        for _, job_id in indexed:
+            pipe.hmget(self.keys.job(job_id), ["status", "worker", "started"])
+        found = []
+        for (endpoint_id, job_id), (status, worker, started) in zip(indexed, pipe.execute()):
+            if status == JobStatus.IN_PROGRESS.value and worker and started:
+                found.append(Running(job_id, endpoint_id, worker, started))
+        return found
+
+    def _take_back(self, lost: list[Running]) -> list[str]:
+        # Message first, record second: if the record update fails, the next pass sees the
+        # job still running on a lost worker and tries again.
+        restored = broker.restore_unacked(self.settings, self.registry, {r.job_id: int(r.started) for r in lost})
+        queued: dict[str, set[str]] = {}
+        taken = []
+        for r in lost:
+            if not self.store.requeue(r.job_id, r.endpoint, r.worker_id, r.started):
+                continue  # started again elsewhere, or ended, meanwhile
+            taken.append(r.job_id)
+            if r.endpoint not in queued:
+                queued[r.endpoint] = broker.queued_ids(self.redis, self.registry[r.endpoint].queue)
+            if r.job_id in restored:
+                how = "message restored"
+            elif r.job_id in queued[r.endpoint]:
+                how = "message already queued"
+            else:
+                # Neither held nor queued (dropped as a duplicate, or lost with Redis's last
+                # second): send it again. A copy that turns up after all is refused by START.
+                job = self.store.get(r.job_id)
+                if job is not None:
+                    self.dispatcher.send(job)
+                how = "message sent again"
+            log.warning("job %s: worker %s is gone; back in the %s queue (%s)", r.job_id, r.worker_id, r.endpoint, how)
+        return taken

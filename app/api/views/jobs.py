@@ -1,0 +1,93 @@
+"""RunPod's job operations under ``/v2/<endpoint_id>/``: run, runsync, status, status-sync, cancel, retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.errors import BadRequest, JobNotFound
+from ...core.limits import Operation
+from ...core.states import RETRYABLE, JobStatus
+from ..blueprint import Blueprint
+from ..gateway import current_gateway
+from ..schemas import JobSchema, JobSubmittedSchema, RunRequestSchema, StatusQuerySchema, WaitQuerySchema
+
+blp = Blueprint(
+    "jobs", __name__, url_prefix="/v2/<endpoint_id>", description="RunPod Serverless compatible job operations"
+)
+
+
+@blp.route("/run", methods=["POST"])
+@blp.operation(Operation.RUN)
+@blp.arguments(RunRequestSchema)
+@blp.response(200, JobSubmittedSchema)
+def run(body: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
+    """Submit a job; answers at once with its id."""
+    gw = current_gateway()
+    job = gw.dispatcher.submit(gw.endpoint(endpoint_id), body, sync=False)
+    return {"id": job.id, "status": job.status.value}
+
+
+@blp.route("/runsync", methods=["POST"])
+@blp.operation(Operation.RUNSYNC)
+@blp.arguments(RunRequestSchema)
+@blp.arguments(WaitQuerySchema, location="query")
+@blp.response(200, JobSchema)
+def runsync(body: dict[str, Any], query: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
+    """Submit a job and hold the request until it ends or ``wait`` ms pass."""
+    gw = current_gateway()
+    job = gw.dispatcher.submit(gw.endpoint(endpoint_id), body, sync=True)
+    return gw.wait_for(job.id, query["wait"]).to_status()
+
+
+@blp.route("/status/<job_id>", methods=["GET", "POST"])
+@blp.operation(Operation.STATUS)
+@blp.arguments(StatusQuerySchema, location="query")
+@blp.response(200, JobSchema)
+def status(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[str, Any]:
+    """A job's state, timings and output or error; ``ttl`` resets its retention."""
+    gw = current_gateway()
+    job = gw.job(endpoint_id, job_id)
+    if "ttl" in query:
+        gw.store.set_retention(job, query["ttl"])
+    return job.to_status()
+
+
+@blp.route("/status-sync/<job_id>", methods=["GET", "POST"])
+@blp.operation(Operation.STATUS_SYNC)
+@blp.arguments(WaitQuerySchema, location="query")
+@blp.response(200, JobSchema)
+def status_sync(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[str, Any]:
+    """Like status, but holds the request until the job ends or ``wait`` ms pass."""
+    gw = current_gateway()
+    gw.job(endpoint_id, job_id)
+    return gw.wait_for(job_id, query["wait"]).to_status()
+
+
+@blp.route("/cancel/<job_id>", methods=["POST"])
+@blp.operation(Operation.CANCEL)
+@blp.response(200, JobSchema)
+def cancel(endpoint_id: str, job_id: str) -> dict[str, Any]:
+    """Cancel a queued or running job; a finished job is left as it is."""
+    gw = current_gateway()
+    job = gw.job(endpoint_id, job_id)
+    if gw.dispatcher.cancel(job):
+        return {"id": job.id, "status": JobStatus.CANCELLED.value}
+    return gw.job(endpoint_id, job_id).to_status()
+
+
+@blp.route("/retry/<job_id>", methods=["POST"])
+@blp.operation(Operation.RETRY)
+@blp.response(200, JobSubmittedSchema)
+def retry(endpoint_id: str, job_id: str) -> dict[str, Any]:
+    """Queue a FAILED or TIMED_OUT job again, same id and input."""
+    gw = current_gateway()
+    job = gw.job(endpoint_id, job_id)
+    if job.status not in RETRYABLE:
+        raise BadRequest(f"job {job_id} is {job.status.value}; only FAILED or TIMED_OUT jobs can be retried")
+    outcome = gw.store.retry(job)
+    if outcome is None:
+        raise JobNotFound(job_id)
+    if outcome != "OK":
+        raise BadRequest(f"job {job_id} is {outcome}; only FAILED or TIMED_OUT jobs can be retried")
+    gw.dispatcher.send(gw.store.get(job_id) or job)
+    return {"id": job.id, "status": JobStatus.IN_QUEUE.value}

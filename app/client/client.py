@@ -1,0 +1,273 @@
+"""jobgate's own Python client: typed, synchronous, one method per API operation.
+
+from app.client import Client
+client = Client("http://127.0.0.1:8000", key="dev")
+job = client.run("echo", {"x": 1})
+job = client.wait("echo", job.id)        # follows it to the end
+print(job.status, job.output)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from ..core.states import TERMINAL
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+TERMINAL_STATES = frozenset(s.value for s in TERMINAL)
+# How long one status-sync or stream call holds while following a job (the API's minimum).
+FOLLOW_POLL_MS = 1000
+CONNECT_TIMEOUT_S = 5.0
+# Read timeout beyond a held call's own wait.
+READ_MARGIN_S = 30.0
+_UNSET: Any = object()
+
+
+class ClientError(Exception):
+    """Base of the client's errors."""
+
+
+class ApiError(ClientError):
+    """The gateway answered with an error status; ``message`` is its ``error`` text."""
+
+    def __init__(self, status: int, message: str, body: Any = None):
+        super().__init__(f"{status} {message}")
+        self.status = status
+        self.message = message
+        self.body = body
+
+
+class GatewayUnreachable(ClientError):
+    """No answer from the gateway (refused, unresolvable, or timed out)."""
+
+
+class WaitTimeout(ClientError):
+    """The job did not end within the time the caller was ready to wait."""
+
+    def __init__(self, job: Job, waited_s: float):
+        super().__init__(f"job {job.id} still {job.status} after {waited_s:.0f} s")
+        self.job = job
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as the gateway reports it (``raw`` is the reply as sent)."""
+
+    id: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    delay_time_ms: int | None = None
+    execution_time_ms: int | None = None
+    worker_id: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_reply(cls, body: Mapping[str, Any]) -> Job:
+        return cls(
+            id=body["id"],
+            status=body["status"],
+            output=body.get("output"),
+            error=body.get("error"),
+            delay_time_ms=body.get("delayTime"),
+            execution_time_ms=body.get("executionTime"),
+            worker_id=body.get("workerId"),
+            raw=dict(body),
+        )
+
+    @property
+    def has_output(self) -> bool:
+        return "output" in self.raw
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "COMPLETED"
+
+
+@dataclass(frozen=True)
+class StreamBatch:
+    """One /stream reply: the job's status and the chunks not handed out before."""
+
+    id: str
+    status: str
+    chunks: list[Any]
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATES
+
+
+class Client:
+    """Talks to one jobgate gateway with one API key."""
+
+    def __init__(self, url: str = DEFAULT_URL, key: str | None = None, session: requests.Session | None = None):
+        self.url = url.rstrip("/")
+        self.session = session or requests.Session()
+        if key:
+            self.session.headers["Authorization"] = f"Bearer {key}"
+
+    @classmethod
+    def from_env(cls, url: str | None = None, key: str | None = None) -> Client:
+        """A client for ``url`` or ``JOBGATE_URL``, with ``key`` or ``JOBGATE_API_KEY``."""
+        return cls(
+            url or os.environ.get("JOBGATE_URL") or DEFAULT_URL, key or os.environ.get("JOBGATE_API_KEY") or None
+        )
+
+    # -- transport --------------------------------------------------------------
+    def _call(
+        self, method: str, path: str, *, body: Any = _UNSET, params: Mapping[str, Any] | None = None, hold_ms: int = 0
+    ) -> Any:
+        url = f"{self.url}/v2/{path}"
+        try:
+            r = self.session.request(
+                method,
+                url,
+                params=params,
+                json=None if body is _UNSET else body,
+                timeout=(CONNECT_TIMEOUT_S, hold_ms / 1000 + READ_MARGIN_S),
+            )
+        except requests.RequestException as exc:
+            raise GatewayUnreachable(f"cannot reach the gateway at {self.url}: {_reason(exc)}") from exc
+        try:
+            data = r.json()
+        except ValueError:
+            data = None
+        if r.status_code >= 400:
+            message = data.get("error") if isinstance(data, dict) else None
+            raise ApiError(r.status_code, message or r.reason or "error", data)
+        if data is None:
+            raise ApiError(r.status_code, "the gateway answered with something other than JSON")
+        return data
+
+    # -- operations ---------------------------------------------------------------
+    def run(
+        self, endpoint: str, job_input: Any, *, webhook: str | None = None, policy: Mapping[str, Any] | None = None
+    ) -> Job:
+        """Submit a job; returns at once with its id (status IN_QUEUE)."""
+        return Job.from_reply(self._call("POST", f"{endpoint}/run", body=_submission(job_input, webhook, policy)))
+
+    def runsync(
+        self,
+        endpoint: str,
+        job_input: Any,
+        *,
+        wait_ms: int | None = None,
+        webhook: str | None = None,
+        policy: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Submit and hold until the job ends or ``wait_ms`` (gateway default 90 s) passes."""
+        params = {"wait": wait_ms} if wait_ms else None
+        return Job.from_reply(
+            self._call(
+                "POST",
+                f"{endpoint}/runsync",
+                params=params,
+                body=_submission(job_input, webhook, policy),
+                hold_ms=wait_ms or 300_000,
+            )
+        )
+
+    def status(self, endpoint: str, job_id: str) -> Job:
+        """The job's state, timings and output or error."""
+        return Job.from_reply(self._call("GET", f"{endpoint}/status/{job_id}"))
+
+    def status_sync(self, endpoint: str, job_id: str, wait_ms: int = FOLLOW_POLL_MS) -> Job:
+        """Like ``status``, but held until the job ends or ``wait_ms`` passes."""
+        return Job.from_reply(
+            self._call("GET", f"{endpoint}/status-sync/{job_id}", params={"wait": wait_ms}, hold_ms=wait_ms)
+        )
+
+    def stream(self, endpoint: str, job_id: str, wait_ms: int | None = None) -> StreamBatch:
+        """The chunks streamed since the last call (each is handed out once)."""
+        params = {"wait": wait_ms} if wait_ms else None
+        body = self._call("GET", f"{endpoint}/stream/{job_id}", params=params, hold_ms=wait_ms or 0)
+        return StreamBatch(
+            id=body.get("id", job_id), status=body["status"], chunks=[c.get("output") for c in body.get("stream", [])]
+        )
+
+    def cancel(self, endpoint: str, job_id: str) -> Job:
+        """Cancel a queued or running job; a finished job is reported as it is."""
+        return Job.from_reply(self._call("POST", f"{endpoint}/cancel/{job_id}"))
+
+    def retry(self, endpoint: str, job_id: str) -> Job:
+        """Queue a FAILED or TIMED_OUT job again (same id, same input)."""
+        return Job.from_reply(self._call("POST", f"{endpoint}/retry/{job_id}"))
+
+    def purge(self, endpoint: str) -> int:
+        """Drop the endpoint's queued jobs; returns how many were removed."""
+        return int(self._call("POST", f"{endpoint}/purge-queue")["removed"])
+
+    def health(self, endpoint: str) -> dict[str, dict[str, int]]:
+        """Job counts and workers by state: ``{"jobs": {...}, "workers": {...}}``."""
+        return self._call("GET", f"{endpoint}/health")
+
+    # -- following a job -------------------------------------------------------------
+    def wait(
+        self,
+        endpoint: str,
+        job_id: str,
+        *,
+        timeout_s: float | None = None,
+        on_update: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Follow a job until it ends; ``on_update`` sees it about once a second (with progress).
+
+        Raises WaitTimeout when ``timeout_s`` passes first.
+        """
+        started = time.monotonic()
+        while True:
+            job = self.status_sync(endpoint, job_id, FOLLOW_POLL_MS)
+            if on_update:
+                on_update(job)
+            if job.terminal:
+                return job
+            if timeout_s is not None and time.monotonic() - started >= timeout_s:
+                raise WaitTimeout(job, time.monotonic() - started)
+
+    def iter_stream(
+        self,
+        endpoint: str,
+        job_id: str,
+        *,
+        timeout_s: float | None = None,
+        on_status: Callable[[str], None] | None = None,
+    ) -> Iterator[Any]:
+        """Yield the job's chunks as they arrive, until it has ended and nothing is left."""
+        started = time.monotonic()
+        while True:
+            batch = self.stream(endpoint, job_id, wait_ms=FOLLOW_POLL_MS)
+            if on_status:
+                on_status(batch.status)
+            yield from batch.chunks
+            if batch.terminal and not batch.chunks:
+                return
+            if timeout_s is not None and time.monotonic() - started >= timeout_s:
+                raise WaitTimeout(self.status(endpoint, job_id), time.monotonic() - started)
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """A short cause for a failed request ("connection refused", "timed out")."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    return found.group(1).strip().lower() if found else type(exc).__name__
+
+
+def _submission(job_input: Any, webhook: str | None, policy: Mapping[str, Any] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"input": job_input}
+    if webhook:
+        body["webhook"] = webhook
+    if policy:
+        body["policy"] = dict(policy)
+    return body

@@ -1,0 +1,24 @@
+-- Puts a FAILED or TIMED_OUT job back to IN_QUEUE, with its output, error and stream cleared.
+-- Returns 'OK', or the current status when it is not retryable (false if gone).
+-- uses: extend, index
+local job_key, queued_key, stats_key, stream_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local cursor_key, requests_key, expiry_key = KEYS[5], KEYS[6], KEYS[7]
+local now_ms, job_id, stats_ttl_s = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+
+local status = redis.call('HGET', job_key, 'status')
+if not status then return false end
+if status ~= 'FAILED' and status ~= 'TIMED_OUT' then return status end
+local ttl = tonumber(redis.call('HGET', job_key, 'ttl_ms'))
+redis.call('HDEL', job_key, 'output', 'error', 'started', 'finished', 'worker', 'webhook_status')
+redis.call('HSET', job_key, 'status', 'IN_QUEUE', 'queued', now_ms, 'deliveries', 0)
+redis.call('HINCRBY', job_key, 'retries', 1)
+redis.call('PEXPIRE', job_key, ttl)
+index_expiry(expiry_key, job_id, now_ms + ttl)
+extend(requests_key, ttl)
+extend(expiry_key, ttl)
+redis.call('DEL', stream_key, cursor_key)
+redis.call('ZADD', queued_key, now_ms + ttl, job_id)
+extend(queued_key, ttl)
+redis.call('HINCRBY', stats_key, 'retried', 1)
+redis.call('EXPIRE', stats_key, stats_ttl_s)
+return 'OK'

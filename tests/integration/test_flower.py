@@ -1,0 +1,114 @@
+"""`jobgate flower`: basic auth, a job found by the id /status shows, history kept across a restart."""
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.helpers import ROOT, free_port, service_env, stop, wait_until
+from workers import flower as dashboard
+
+AUTH = ("ops", "s3cret")
+
+
+class Flower:
+    """`jobgate flower` on a free port, with its history in ``db``."""
+
+    def __init__(self, settings, tmp_path):
+        self.settings = settings
+        self.port = free_port()
+        self.db = tmp_path / "flower" / "flower.db"
+        self.log = tmp_path / "flower.log"
+        self.proc: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = service_env(
+            self.settings, FLOWER_PORT=str(self.port), FLOWER_DB=str(self.db), FLOWER_BASIC_AUTH=f"{AUTH[0]}:{AUTH[1]}"
+        )
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "flower"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if not wait_until(lambda: self.answers() or self.proc.poll() is not None, 30, 0.2) or self.proc.poll():
+            pytest.fail(f"flower did not start:\n{self.log.read_text()[-3000:]}")
+
+    def answers(self) -> bool:
+        try:
+            return requests.get(self.url, timeout=2).status_code > 0
+        except requests.RequestException:
+            return False
+
+    def task(self, job_id: str) -> dict | None:
+        r = requests.get(f"{self.url}/api/tasks", params={"search": job_id}, auth=AUTH, timeout=5)
+        return r.json().get(job_id)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+@pytest.fixture(scope="module")
+def flower(settings, worker, tmp_path_factory):
+    f = Flower(settings, tmp_path_factory.mktemp("flower"))
+    f.start()
+    yield f
+    f.stop()
+
+
+def seen_by_flower(api, flower) -> tuple[str, dict]:
+    """A job run until Flower has its events (its event receiver may still be connecting)."""
+    for _ in range(5):
+        job_id = api.run("echo", {"x": 1})
+        api.wait("echo", job_id)
+        task = wait_until(lambda: (t := flower.task(job_id)) and t.get("state") == "SUCCESS" and t, 5)
+        if task:
+            return job_id, task
+    pytest.fail("Flower never saw a job")
+
+
+def test_flower_asks_for_basic_auth(flower):
+    assert requests.get(flower.url, timeout=5).status_code == 401
+    assert requests.get(flower.url, auth=AUTH, timeout=5).status_code == 200
+
+
+def test_flower_finds_a_job_by_its_id_with_endpoint_and_job_in_its_arguments(api, flower):
+    job_id, task = seen_by_flower(api, flower)
+    assert task["name"] == "jobgate.run_job" and task["uuid"] == job_id
+    assert task["args"] == repr(("echo", job_id))
+    assert task["worker"].startswith("test-worker@")
+
+
+def test_flower_remembers_tasks_across_a_restart(api, flower):
+    job_id, _ = seen_by_flower(api, flower)
+    flower.stop()
+    flower.start()
+    task = flower.task(job_id)
+    assert task and task["state"] == "SUCCESS" and task["name"] == "jobgate.run_job"
+
+
+def test_flower_refuses_to_start_without_auth_even_on_loopback(settings):
+    env = service_env(settings, FLOWER_ADDRESS="127.0.0.1", FLOWER_PORT=str(free_port()))
+    env.pop("FLOWER_BASIC_AUTH", None)
+    r = subprocess.run(
+        [sys.executable, "-m", "app.cli", "flower"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode != 0 and "FLOWER_BASIC_AUTH" in r.stderr
+
+
+def test_flower_defaults_keep_history_and_stay_on_loopback():
+    assert dashboard.defaults({}) == [
+        "--persistent=True",
+        f"--db={dashboard.DEFAULT_DB}",
+        "--state_save_interval=60000",
+        "--address=127.0.0.1",
+    ]
+    assert dashboard.defaults({"FLOWER_DB": "/srv/f.db", "FLOWER_ADDRESS": "0.0.0.0"}) == [
+        "--persistent=True",
+        "--state_save_interval=60000",
+    ]
