@@ -3,12 +3,14 @@ the README stays short, and every relative link in the docs leads somewhere.
 
 Pure: reads files and imports the settings dataclass; no Redis, no subprocess.
 """
+
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import fields
 from pathlib import Path
+
+from app.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -19,22 +21,8 @@ README_MAX_BYTES = 12 * 1024
 VARIABLE = re.compile(r"JOBGATE_[A-Z0-9_]+")
 # Heading of the table of variables jobgate sets for its own pool processes.
 INTERNAL_HEADING = "set by jobgate itself"
-# Settings fields that are not a JOBGATE_<FIELD> variable: redis_url is read as REDIS_URL,
-# extra is being removed and was never read from the environment.
-NOT_JOBGATE_FIELDS = {"redis_url", "extra"}
-
-
-def _settings_class() -> type:
-    """``app.core.settings.Settings``; ``app.settings.Settings`` before the app/core layout."""
-    for module_name in ("app.core.settings", "app.settings"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module_name.startswith(exc.name):
-                raise  # the module exists but something it imports does not
-            continue
-        return module.Settings
-    raise AssertionError("no Settings class: neither app.core.settings nor app.settings imports")
+# Settings fields that are not a JOBGATE_<FIELD> variable: redis_url is read as REDIS_URL.
+NOT_JOBGATE_FIELDS = {"redis_url"}
 
 
 def _code_files() -> list[Path]:
@@ -51,8 +39,7 @@ def variables_read_by_code() -> set[str]:
     names = {"REDIS_URL"}
     for path in _code_files():
         names |= {n for n in VARIABLE.findall(path.read_text()) if _wanted(n)}
-    names |= {"JOBGATE_" + f.name.upper() for f in fields(_settings_class())
-              if f.name not in NOT_JOBGATE_FIELDS}
+    names |= {"JOBGATE_" + f.name.upper() for f in fields(Settings) if f.name not in NOT_JOBGATE_FIELDS}
     return names
 
 
@@ -60,9 +47,11 @@ def variables_written_by_code() -> set[str]:
     """JOBGATE_* names the Python code assigns into an environment (``environ[NAME] = ...``),
     written literally or through a module constant such as ``ASSIGNMENT_ENV = "JOBGATE_..."``."""
     texts = [p.read_text() for p in _code_files() if p.suffix == ".py"]
-    constants = {m[0]: m[1] for text in texts
-                 for m in re.findall(r"^\s*([A-Z][A-Z0-9_]*)\s*(?::[^=]+)?=\s*[\"'](JOBGATE_[A-Z0-9_]+)[\"']",
-                                     text, re.M)}
+    constants = {
+        m[0]: m[1]
+        for text in texts
+        for m in re.findall(r"^\s*([A-Z][A-Z0-9_]*)\s*(?::[^=]+)?=\s*[\"'](JOBGATE_[A-Z0-9_]+)[\"']", text, re.M)
+    }
     written = set()
     for text in texts:
         for target in re.findall(r"environ\[\s*([^\]]+?)\s*\]\s*=(?!=)", text):
@@ -107,29 +96,32 @@ def test_settings_tables_list_exactly_what_the_code_reads() -> None:
     expected = variables_read_by_code()
     missing = sorted(expected - set(documented))
     extra = sorted(set(documented) - expected)
-    assert not missing and not extra, (f"docs/settings.md is out of step with the code: "
-                                       f"missing {missing}, extra {extra}")
+    assert not missing and not extra, f"docs/settings.md is out of step with the code: missing {missing}, extra {extra}"
 
 
 def test_internal_table_is_what_jobgate_sets_for_itself() -> None:
     _, internal = documented_variables()
     assert internal, "docs/settings.md has no 'Set by jobgate itself' table"
     written = variables_written_by_code()
-    assert set(internal) == written, (f"'Set by jobgate itself' should list what the code writes into "
-                                      f"the environment: missing {sorted(written - set(internal))}, "
-                                      f"extra {sorted(set(internal) - written)}")
+    assert set(internal) == written, (
+        f"'Set by jobgate itself' should list what the code writes into "
+        f"the environment: missing {sorted(written - set(internal))}, "
+        f"extra {sorted(set(internal) - written)}"
+    )
 
 
 def test_settings_table_columns() -> None:
     headers = [line for line in SETTINGS_PAGE.read_text().splitlines() if line.startswith("| Variable")]
-    assert headers and all(re.fullmatch(r"\|\s*Variable\s*\|\s*Default\s*\|\s*Meaning\s*\|", h.strip())
-                           for h in headers), headers
+    assert headers and all(
+        re.fullmatch(r"\|\s*Variable\s*\|\s*Default\s*\|\s*Meaning\s*\|", h.strip()) for h in headers
+    ), headers
 
 
 def test_readme_is_short() -> None:
     size = README.stat().st_size
-    assert size <= README_MAX_BYTES, (f"README.md is {size} bytes; keep it under {README_MAX_BYTES} "
-                                      f"(move detail to docs/)")
+    assert size <= README_MAX_BYTES, (
+        f"README.md is {size} bytes; keep it under {README_MAX_BYTES} (move detail to docs/)"
+    )
 
 
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
