@@ -1,6 +1,7 @@
 """Tiny handlers, one per behaviour under test (loaded by file path from endpoints.toml)."""
 
 import json
+import math
 import os
 import threading
 import time
@@ -172,3 +173,63 @@ def leaky(job):
     """Keeps ``input.mb`` megabytes alive in this process for good; returns the process id."""
     _hoard.append(bytearray(b"\x01") * (int(job["input"]["mb"]) << 20))
     return os.getpid()
+
+
+def _count_call(job):
+    # The test reads how many times the handler ran for this job from this file.
+    calls = job["input"].get("calls")
+    if calls:
+        with open(calls, "a") as out:
+            out.write(f"{job['id']} {os.getpid()}\n")
+
+
+def _deep(levels):
+    value = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+HOSTILE_OUTPUTS = {
+    "bytes": lambda job: {"x": b"abc"},
+    "set": lambda job: {"x": {1, 2}},
+    "object": lambda job: object(),
+    "nan": lambda job: {"loss": math.nan},
+    "infinity": lambda job: [math.inf],
+    "huge-int": lambda job: {"n": 10**5000},
+    "deep": lambda job: _deep(5000),
+    "circular": lambda job: _circular(),
+    "big": lambda job: "x" * job["input"]["size"],
+    "error-object": lambda job: {"error": {"detail": b"not json"}},
+    "fine": lambda job: {"ok": True},
+}
+
+
+def _circular():
+    loop = {"a": []}
+    loop["a"].append(loop)
+    return loop
+
+
+def hostile(job):
+    """Returns what input.kind names; ``progress-*`` kinds first report a NaN as progress."""
+    _count_call(job)
+    kind = job["input"]["kind"]
+    if kind == "progress-nan":
+        progress_update(job, {"p": math.nan})
+        return "reached after a refused progress value"
+    if kind == "progress-nan-thread":
+        reporter = threading.Thread(target=progress_update, args=(job, {"p": math.nan}))
+        reporter.start()
+        reporter.join()
+        time.sleep(10)  # the stop the refusal sends interrupts this
+        return "reached after a refused progress value"
+    return HOSTILE_OUTPUTS[kind](job)
+
+
+def hostile_stream(job):
+    """Streams one good chunk, then what input.kind names."""
+    _count_call(job)
+    yield {"n": 1}
+    yield HOSTILE_OUTPUTS[job["input"]["kind"]](job)
+    yield {"n": 3}

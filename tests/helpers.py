@@ -60,6 +60,8 @@ SERVED = [
     "rp-refresh-on-request",
     "rp-refresh",
     "rp-plain-stream",
+    "hostile",
+    "hostile-stream",
 ]
 
 
@@ -98,6 +100,7 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
             "JOBGATE_WEBHOOK_SECRET": settings.webhook_secret,
             "JOBGATE_WEBHOOK_BACKOFF_S": str(settings.webhook_backoff_s),
             "JOBGATE_STOP_GRACE_S": str(settings.stop_grace_s),
+            "JOBGATE_WEBHOOK_ALLOW_NETS": settings.webhook_allow_nets,
         }
     )
     env.update(extra)

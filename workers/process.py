@@ -6,13 +6,15 @@ import logging
 import os
 import socket
 import threading
+from typing import Any
 
 from app.core.clock import now_ms
 from app.store.context import Context
 
 from . import gpus, progress
 from .loader import Handler, HandlerLoadError, load_handler
-from .stopper import Stopper
+from .outputs import OutputChecker, OutputRefused
+from .stopper import OUTPUT_REFUSED, Stopper
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ class WorkerProcess:
         self.job_id: str | None = None
         self.job_endpoint: str | None = None
         self.stopper = Stopper(ctx.settings.stop_grace_s, ctx.store.remove)
+        self.outputs = OutputChecker(ctx.settings)
+        # Why the running job must fail, when a progress value was refused (see fail_job).
+        self._refusal: OutputRefused | None = None
         self.handlers: dict[str, Handler] = {}
         self.load_errors: dict[str, str] = {}
         # Set by a job that asks for a fresh process (RunPod's refresh_worker).
@@ -75,6 +80,30 @@ class WorkerProcess:
                 self.load_errors[eid] = str(exc)
                 raise
         return self.handlers[eid]
+
+    def record_progress(self, job_id: str, value: Any) -> bool:
+        """progress_update's recorder: the value checked, then stored; a value that is not JSON
+        fails the job (the update returns False when it comes from another thread)."""
+        try:
+            text = self.outputs.progress(value)
+        except OutputRefused as refused:
+            self.fail_job(job_id, refused)
+            return False
+        return self.ctx.store.progress(job_id, text)
+
+    def fail_job(self, job_id: str, refused: OutputRefused) -> None:
+        """Stop the running job ``job_id`` so that it ends FAILED with ``refused``'s error."""
+        if job_id != self.job_id:
+            return
+        self._refusal = refused
+        if threading.current_thread() is threading.main_thread():
+            self.stopper.interrupt(OUTPUT_REFUSED)  # raises JobStopped here, in the handler
+        self.stopper.stop(job_id, OUTPUT_REFUSED)
+
+    def take_refusal(self) -> OutputRefused | None:
+        """The refusal that stopped the job, once (None when it stopped for another reason)."""
+        refused, self._refusal = self._refusal, None
+        return refused
 
     def set_state(self, state: str, job_id: str | None = None, endpoint: str | None = None) -> None:
         self.state, self.job_id, self.job_endpoint = state, job_id, endpoint
@@ -148,5 +177,5 @@ def current(ctx: Context) -> WorkerProcess:
             index = 0
         _current = WorkerProcess(ctx, index)
         _current.start_heartbeat()
-        progress.attach(ctx.store.progress)
+        progress.attach(_current.record_progress)
     return _current

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.job import MISSING
+from app.core.strictjson import encode
 
 
 @dataclass
@@ -34,7 +34,8 @@ def _from_return(value: Any) -> Outcome:
 
 
 def _text(error: Any) -> str:
-    return error if isinstance(error, str) else json.dumps(error)
+    # JSONRefused for an error object that is not JSON: the job fails saying so.
+    return error if isinstance(error, str) else encode(error, root="error")
 
 
 def _chunk_error(chunk: Any) -> str | None:

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 STOP_SIGNAL = signal.Signals[STOP_SIGNAL_NAME]
 CANCELLED = "cancelled"
 EXPIRED = "ttl"
+# A progress value that is not JSON: the job ends FAILED (see workers/outputs.py).
+OUTPUT_REFUSED = "output refused"
 
 
 class JobStopped(BaseException):

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import socket
 from typing import Any
 
 from celery import Task
@@ -15,6 +13,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from app.core.contract import TASK_NAME
 from app.core.job import MISSING, Job
 from app.core.states import JobStatus
+from app.core.strictjson import JSONRefused
 from app.store.context import Context
 from app.store.jobstore import ChunkTooLarge, NotStarted
 from app.store.outbox import queue_webhook
@@ -22,6 +21,7 @@ from app.store.outbox import queue_webhook
 from . import deliveries, process, runpod_compat, runtime, stopper
 from .celery_base import JobgateCelery
 from .loader import HandlerLoadError
+from .outputs import OutputRefused, refusal, runpod_error
 from .stopper import JobStopped
 
 log = logging.getLogger("jobgate.worker")
@@ -29,14 +29,7 @@ log = logging.getLogger("jobgate.worker")
 
 def exception_error(exc: BaseException, worker_id: str) -> str:
     """RunPod's error text for an uncaught handler exception: a JSON string."""
-    return json.dumps(
-        {
-            "error_type": type(exc).__name__,
-            "error_message": str(exc),
-            "hostname": socket.gethostname(),
-            "worker_id": worker_id,
-        }
-    )
+    return runpod_error(type(exc).__name__, str(exc), worker_id)
 
 
 def timeout_error(execution_timeout_ms: int) -> str:
@@ -101,8 +94,9 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
     index = itertools.count()
 
     def emit(chunk: Any) -> None:
+        at = next(index)
         # Between chunks is where a streaming handler learns it was cancelled or removed.
-        if not store.push_chunk(job, chunk, next(index)):
+        if not store.push_chunk(job, worker.outputs.chunk(chunk, at), at):
             worker.stopper.interrupt(stopper.CANCELLED)
 
     def call() -> runtime.Outcome:
@@ -119,10 +113,14 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
         worker.recycle_requested |= outcome.refresh_worker
         return outcome
 
+    worker.take_refusal()  # none left from an earlier job
     try:
         outcome = worker.stopper.call(job, call)
     except JobStopped as stop:
         log.info("job %s stopped: %s", job.id, stop.reason)
+        refused = worker.take_refusal()
+        if stop.reason == stopper.OUTPUT_REFUSED and refused is not None:  # a progress value
+            return _fail(celery, worker, job, refused)
         if stop.reason == stopper.EXPIRED:
             store.remove(job)
             return "REMOVED"
@@ -131,12 +129,29 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
         return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
     except (HandlerLoadError, ChunkTooLarge) as exc:
         return _end(celery, job, JobStatus.FAILED, error=str(exc))
+    except OutputRefused as exc:  # a stream chunk
+        return _fail(celery, worker, job, exc)
+    except JSONRefused as exc:  # the error object a handler returned
+        return _fail(celery, worker, job, refusal(exc, "error"))
     except Exception as exc:
         log.exception("job %s on %s failed", job.id, job.endpoint)
         return _end(celery, job, JobStatus.FAILED, error=exception_error(exc, worker.id))
+    refused = worker.take_refusal()
+    if refused is not None:  # the handler swallowed the stop its progress value caused
+        return _fail(celery, worker, job, refused)
+    try:
+        output = None if outcome.output is MISSING else worker.outputs.output(outcome.output)
+    except OutputRefused as exc:
+        return _fail(celery, worker, job, exc)
     if outcome.error is not None:
-        return _end(celery, job, JobStatus.FAILED, output=outcome.output, error=outcome.error)
-    return _end(celery, job, JobStatus.COMPLETED, output=None if outcome.output is MISSING else outcome.output)
+        return _end(celery, job, JobStatus.FAILED, output=output, error=outcome.error)
+    return _end(celery, job, JobStatus.COMPLETED, output=output)
+
+
+def _fail(celery: JobgateCelery, worker: process.WorkerProcess, job: Job, refused: OutputRefused) -> str:
+    """End a job whose handler produced something that cannot be stored."""
+    log.error("job %s on %s failed: %s", job.id, job.endpoint, refused.message)
+    return _end(celery, job, JobStatus.FAILED, error=refused.error(worker.id))
 
 
 def register(celery: JobgateCelery) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 
-from ..core.errors import Forbidden, PayloadTooLarge, TooManyRequests
+from ..core.errors import Forbidden, PayloadTooLarge, TooManyRequests, Unauthorized
 from ..core.limits import SUBMITTING, Operation, OperationLimit
+from ..store.apikeys import Principal
 from . import metrics
-from .auth import authenticate
-from .gateway import current_gateway
+from .auth import authenticate, presented_key
+from .gateway import Gateway, current_gateway
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def admit() -> None:
     if not request.path.startswith("/v2/"):
         return
     gw = current_gateway()
-    g.principal = authenticate(request.headers.get("Authorization"), gw.settings.api_keys, gw.apikeys)
+    g.principal = _authenticate(gw)
     # No view (Flask answers 404/405 itself), or a CORS preflight: nothing to count.
     view_args = request.view_args or {}
     if request.endpoint is None or request.method == "OPTIONS" or "endpoint_id" not in view_args:
@@ -77,6 +78,24 @@ def admit() -> None:
             g.slot = gw.limiter.acquire(endpoint.id, operation, limit)
     except TooManyRequests:
         metrics.rate_limited(endpoint.id, operation)
+        raise
+
+
+def _authenticate(gw: Gateway) -> Principal:
+    """The request's principal; a wrong key counts against its address (429 past the limit).
+
+    Only a presented key that is wrong counts: a missing one is no guess, and a right one is
+    never counted nor slowed, even from an address that is being refused.
+    """
+    header = request.headers.get("Authorization")
+    try:
+        return authenticate(header, gw.settings.api_keys, gw.apikeys)
+    except Unauthorized:
+        if presented_key(header) is not None:
+            settings = gw.settings
+            gw.limiter.count_auth_failure(
+                request.remote_addr or "unknown", settings.auth_failures, settings.auth_failure_window_s
+            )
         raise
 
 

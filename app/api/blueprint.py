@@ -9,7 +9,6 @@ its limits and the key scopes it needs.
 from __future__ import annotations
 
 import http
-import json
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -20,6 +19,7 @@ from webargs.flaskparser import FlaskParser
 
 from ..core.errors import BadRequest
 from ..core.limits import Operation
+from .json_provider import parse_body
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,11 +47,8 @@ class Parser(FlaskParser):
         data = req.get_data(cache=True)
         if not data:
             return core.missing
-        return core.parse_json(data)
-
-    def _handle_invalid_json_error(self, error: Exception, req: Any, *a: Any, **k: Any) -> NoReturn:
-        detail = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
-        raise BadRequest(f"body: malformed JSON ({detail})", errors={"body": [detail]})
+        # Strict (app.api.json_provider): a 400 naming the body for NaN, depth, huge numbers.
+        return parse_body(data)
 
     def handle_error(
         self, error: ma.ValidationError, req: Any, schema: Any, *, error_status_code: Any, error_headers: Any

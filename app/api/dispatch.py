@@ -15,6 +15,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from ..core.contract import STOP_SIGNAL_NAME, job_message
+from ..core.destinations import DestinationRefused
 from ..core.endpoints import Endpoint
 from ..core.errors import BadRequest, ServiceUnavailable
 from ..core.job import Job
@@ -58,6 +59,8 @@ class Dispatcher:
                     "policy": {"executionTimeout": [f"at most {endpoint.max_execution_timeout_ms} on this endpoint"]}
                 },
             )
+        if body.get("webhook"):
+            self.check_webhook(body["webhook"])
         extra = {"s3Config": body["s3Config"]} if body.get("s3Config") else None
         job = self.store.create(
             endpoint.id,
@@ -74,6 +77,13 @@ class Dispatcher:
             "job submitted (%s)", job.mode, extra={"event": "job.submitted", "endpoint": endpoint.id, "job_id": job.id}
         )
         return job
+
+    def check_webhook(self, url: str) -> None:
+        """A 400 naming ``webhook`` unless the destination rules allow ``url`` (its host is resolved now)."""
+        try:
+            self.context.destinations.check_url(url)
+        except DestinationRefused as exc:
+            raise BadRequest(f"webhook: {exc}", errors={"webhook": [str(exc)]}) from None
 
     def send(self, job: Job) -> None:
         """Put a recorded job's message on its queue (also used by retry and the reaper)."""

@@ -10,8 +10,9 @@ from flask import Flask, g, request, send_from_directory
 
 from ..core import logs
 from ..core.settings import Settings
+from ..core.strictjson import JSONLimits
 from ..store.context import Context
-from . import admission, errors, metrics
+from . import admission, errors, json_provider, metrics
 from .errors import Api
 from .gateway import Gateway
 from .views import endpoint, jobs, openai, requests, stream, workers
@@ -33,6 +34,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, context: C
         raise RuntimeError("no API key configured: set JOBGATE_API_KEYS (comma-separated)")
 
     app = Flask("jobgate")
+    json_provider.install(app, JSONLimits(max_depth=settings.json_max_depth))
     app.config.update(
         API_TITLE="jobgate",
         API_VERSION="2",

@@ -38,6 +38,13 @@ DEFAULT_WORKER_GRACE_S = 30
 DEFAULT_REAPER_INTERVAL_S = 10
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
+# Nesting levels a request body or a handler's output may have (see app/core/strictjson.py).
+DEFAULT_JSON_MAX_DEPTH = 1000
+# A job's output as JSON: RunPod's SDK sends users to S3 past 20 MiB.
+DEFAULT_MAX_OUTPUT_BYTES = 20 * 1024 * 1024
+# Failed authentications one client address may make per window before it is answered 429.
+DEFAULT_AUTH_FAILURES = 20
+DEFAULT_AUTH_FAILURE_WINDOW_S = 10
 # Log lines: "json" (one JSON object per line) or "human" (what `make run` shows).
 DEFAULT_LOG_FORMAT = "json"
 
@@ -87,6 +94,13 @@ class Settings:
     reaper_interval_s: int = DEFAULT_REAPER_INTERVAL_S
     # 0: derived from the endpoints (the least that keeps a running job from being run twice).
     visibility_timeout_s: int = 0
+    json_max_depth: int = DEFAULT_JSON_MAX_DEPTH
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    # CIDRs webhooks may go to besides public addresses, e.g. "127.0.0.0/8,10.1.0.0/16".
+    webhook_allow_nets: str = ""
+    # 0 turns the failed-authentication limit off.
+    auth_failures: int = DEFAULT_AUTH_FAILURES
+    auth_failure_window_s: int = DEFAULT_AUTH_FAILURE_WINDOW_S
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

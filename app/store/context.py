@@ -11,6 +11,7 @@ from functools import cached_property
 
 from redis import Redis
 
+from ..core.destinations import Destinations
 from ..core.endpoints import Registry
 from ..core.settings import Settings
 from .apikeys import KeyStore
@@ -32,6 +33,8 @@ class Context:
         # How long Redis commands keep retrying while Redis restarts (workers wait; a gateway
         # answers 503 at once instead).
         self.redis_patience_s = redis_patience_s
+        # Where webhooks may go; parsed now, so a bad JOBGATE_WEBHOOK_ALLOW_NETS stops the start.
+        self.destinations = Destinations.from_setting(settings.webhook_allow_nets)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, redis_patience_s: float = 0.0) -> Context:

@@ -14,6 +14,7 @@ from ..core.clock import now_ms
 from ..core.job import MISSING, Job, new_job_id
 from ..core.settings import Settings
 from ..core.states import JobStatus
+from ..core.strictjson import JSONLimits, dump
 from .keys import Keys
 from .metrics import JobMetrics
 from .scripts import Scripts
@@ -76,6 +77,8 @@ class JobStore:
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self.scripts = Scripts(redis)
+        # Every value is written as strict JSON (no NaN, bounded depth): what /status serves.
+        self.json_limits = JSONLimits(max_depth=settings.json_max_depth)
         self.metrics = JobMetrics(redis, self.keys)
 
     # -- stats buckets -----------------------------------------------------
@@ -122,7 +125,7 @@ class JobStore:
         fields: dict[str, Any] = {
             "endpoint": endpoint,
             "status": job.status.value,
-            "input": json.dumps(job_input),
+            "input": dump(job_input, root="input", limits=self.json_limits),
             "created": at,
             "queued": at,
             "mode": job.mode,
@@ -136,7 +139,7 @@ class JobStore:
         if webhook:
             fields["webhook"] = webhook
         if extra:
-            fields["extra"] = json.dumps(extra)
+            fields["extra"] = dump(extra, root="extra", limits=self.json_limits)
         flat = [x for kv in fields.items() for x in kv]
         k = self.keys
         self.scripts["create"](
@@ -345,7 +348,7 @@ class JobStore:
                 at,
                 ",".join(s.value for s in allowed_from),
                 int(has_output),
-                json.dumps(output) if has_output else "",
+                dump(output, root="output", limits=self.json_limits) if has_output else "",
                 error or "",
                 stats_field,
                 self._stats_ttl_s,
@@ -412,14 +415,16 @@ class JobStore:
 
     def progress(self, job_id: str, value: Any) -> bool:
         """Show ``value`` as a running job's output; ignored once the job has ended."""
-        return bool(self.scripts["progress"](keys=[self.keys.job(job_id)], args=[json.dumps(value)]))
+        text = dump(value, root="progress", limits=self.json_limits)
+        return bool(self.scripts["progress"](keys=[self.keys.job(job_id)], args=[text]))
 
     def push_chunk(self, job: Job, chunk: Any, index: int) -> bool:
         """Append chunk number ``index`` of a running job; False once the job was stopped.
 
-        Raises ChunkTooLarge, storing nothing, for a chunk over MAX_CHUNK_BYTES.
+        Raises ChunkTooLarge, storing nothing, for a chunk over MAX_CHUNK_BYTES, and
+        JSONRefused for one that is not strict JSON (a RawJSON chunk was checked already).
         """
-        data = json.dumps(chunk)
+        data = dump(chunk, root=f"chunk[{index}]", limits=self.json_limits)
         size = len(data.encode())
         if size > MAX_CHUNK_BYTES:
             raise ChunkTooLarge(index, size)

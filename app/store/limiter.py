@@ -64,6 +64,22 @@ class Limiter:
             headers={"Retry-After": str(retry_after)},
         )
 
+    def count_auth_failure(self, client: str, failures: int, window_s: int) -> None:
+        """Count one failed authentication from ``client`` (an address); past ``failures`` in
+        ``window_s`` seconds, refuse with TooManyRequests (a 429 with Retry-After)."""
+        if not failures:
+            return
+        item = RateLimitItemPerSecond(failures, window_s, namespace="jobgate-auth")
+        if self.window.hit(item, client):
+            return
+        reset_at, _ = self.window.get_window_stats(item, client)
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise TooManyRequests(
+            f"too many failed authentications from {client}: at most {failures} per {window_s} s; "
+            f"retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
     def acquire(self, endpoint: str, operation: str, limit: OperationLimit) -> Slot | None:
         """Take one of the operation's concurrency slots (None when it has no such limit), or refuse."""
         if not limit.concurrent:
