@@ -5,6 +5,7 @@ Imported by test modules and conftests; never imports a conftest.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -204,3 +205,47 @@ FAKE_GPUS = [{"name": f"Fake GPU {i}", "memory_mb": 1000 * (i + 1), "uuid": f"GP
 
 
 PINNED_GPUS = [1, 3]
+
+
+def strict_json_problem(data: bytes) -> str | None:
+    """Why ``data`` is not RFC 8259 JSON as a strict parser sees it (UTF-8, no NaN or Infinity); None if it is."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        json.loads(data.decode("utf-8"), parse_constant=refuse)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+class StrictJSONCheck:
+    """WSGI middleware for the tests: every JSON answer of the wrapped app must parse strictly.
+
+    Problems are collected in ``problems`` (method, path, why) for a fixture to assert on.
+    """
+
+    def __init__(self, wsgi_app: Any):
+        self.wsgi_app = wsgi_app
+        self.problems: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        seen: dict[str, str] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            seen["type"] = next((v for k, v in headers if k.lower() == "content-type"), "")
+            return start_response(status, headers, *args)
+
+        chunks = self.wsgi_app(environ, capture)
+        if not seen.get("type", "").startswith("application/json"):
+            return chunks
+        try:
+            body = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        problem = strict_json_problem(body)
+        if problem is not None and environ.get("REQUEST_METHOD") != "HEAD":
+            self.problems.append(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: {problem}")
+        return [body]

@@ -14,7 +14,7 @@ from ..core.clock import now_ms
 from ..core.job import MISSING, Job, new_job_id
 from ..core.settings import Settings
 from ..core.states import JobStatus
-from ..core.strictjson import JSONLimits, dump
+from ..core.strictjson import JSONLimits, dump, ensure_headroom
 from .keys import Keys
 from .metrics import JobMetrics
 from .scripts import Scripts
@@ -79,6 +79,8 @@ class JobStore:
         self.scripts = Scripts(redis)
         # Every value is written as strict JSON (no NaN, bounded depth): what /status serves.
         self.json_limits = JSONLimits(max_depth=settings.json_max_depth)
+        # Records as deep as the limit must also read back (json recurses once per level).
+        ensure_headroom(self.json_limits)
         self.metrics = JobMetrics(redis, self.keys)
 
     # -- stats buckets -----------------------------------------------------

@@ -11,7 +11,17 @@ from redis import Redis
 
 from app import create_app
 from app.core.settings import Settings
-from tests.helpers import FAKE_GPUS, PINNED_GPUS, SERVED, ApiClient, free_port, start_gateway, start_worker, stop
+from tests.helpers import (
+    FAKE_GPUS,
+    PINNED_GPUS,
+    SERVED,
+    ApiClient,
+    StrictJSONCheck,
+    free_port,
+    start_gateway,
+    start_worker,
+    stop,
+)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +45,20 @@ def worker(settings: Settings, redis: Redis, tmp_path_factory) -> Iterator[dict[
 
 @pytest.fixture(scope="session")
 def app(settings: Settings, worker):
-    return create_app(settings)
+    app = create_app(settings)
+    # Every answer the tests get from it is checked to be strict JSON (see _strict_json_answers).
+    app.wsgi_app = StrictJSONCheck(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _strict_json_answers(request) -> Iterator[None]:
+    """Every JSON answer a test got from the session's app parsed with a strict parser."""
+    yield
+    if "app" in request.fixturenames:
+        check: StrictJSONCheck = request.getfixturevalue("app").wsgi_app
+        problems, check.problems[:] = list(check.problems), []
+        assert not problems, "answers that are not strict JSON:\n" + "\n".join(problems)
 
 
 @pytest.fixture(autouse=True)

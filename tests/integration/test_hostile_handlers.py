@@ -38,7 +38,9 @@ def runs(calls) -> int:
 
 def held_by_broker(redis, job_id: str) -> bool:
     """Whether the job's message is still unacknowledged or queued again."""
-    messages = list(redis.hvals("unacked")) + [m for q in redis.scan_iter("jobgate.hostile*") for m in redis.lrange(q, 0, -1)]
+    messages = list(redis.hvals("unacked"))
+    for queue in redis.scan_iter("jobgate.hostile*"):
+        messages += redis.lrange(queue, 0, -1)
     return any(job_id in m for m in messages)
 
 
@@ -124,7 +126,9 @@ def test_a_progress_value_that_is_not_json_fails_the_job(api, tmp_path, kind):
 def test_an_error_object_that_is_not_json_fails_the_job_saying_so(api):
     error = error_of(run_hostile(api, "error-object"))
     assert error["error_type"] == "OutputNotJSON"
-    assert error["error_message"] == "error is not JSON: Object of type bytes is not JSON serializable at error['detail']"
+    assert error["error_message"] == (
+        "error is not JSON: Object of type bytes is not JSON serializable at error['detail']"
+    )
 
 
 def test_the_worker_goes_on_with_the_next_job(api):
