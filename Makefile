@@ -18,7 +18,9 @@ venv: $(STAMP)
 run: venv
 	@if [ -z "$$JOBGATE_API_KEYS" ]; then echo "jobgate: JOBGATE_API_KEYS is unset; using the development key 'dev'"; fi
 	@if [ -z "$$FLOWER_BASIC_AUTH" ]; then echo "jobgate: FLOWER_BASIC_AUTH is unset; Flower's login is dev:dev"; fi
+	@if [ -z "$$JOBGATE_WEBHOOK_ALLOW_NETS" ]; then echo "jobgate: JOBGATE_WEBHOOK_ALLOW_NETS is unset; webhooks may also go to loopback (127.0.0.0/8,::1/128)"; fi
 	JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-dev:dev}" \
+		JOBGATE_WEBHOOK_ALLOW_NETS="$${JOBGATE_WEBHOOK_ALLOW_NETS:-127.0.0.0/8,::1/128}" \
 		JOBGATE_LOG_FORMAT="$${JOBGATE_LOG_FORMAT:-human}" \
 		$(BIN)/honcho start -f Procfile
 

@@ -79,7 +79,9 @@ def decode(data: bytes | str, limits: JSONLimits = JSONLimits()) -> Any:
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_parse_finite_float)
     except json.JSONDecodeError as exc:
-        raise JSONRefused(f"malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        # Some of json's messages end in "at" themselves ("Invalid control character at").
+        what = exc.msg.removesuffix(" at")
+        raise JSONRefused(f"malformed JSON ({what} at line {exc.lineno} column {exc.colno})") from None
     except ValueError as exc:
         if "integer string conversion" in str(exc):
             raise JSONRefused(f"an integer of more than {MAX_INT_DIGITS} digits") from None
