@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,11 @@ def _from_return(value: Any) -> Outcome:
 
 
 def _text(error: Any) -> str:
+    if isinstance(error, str):
+        return error
     # JSONRefused for an error object that is not JSON: the job fails saying so.
-    return error if isinstance(error, str) else encode(error, root="error")
+    encode(error, root="error")
+    return json.dumps(error)  # as RunPod writes it (json's default separators)
 
 
 def _chunk_error(chunk: Any) -> str | None:

@@ -140,12 +140,12 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
     if refused is not None:  # the handler swallowed the stop its progress value caused
         return _fail(celery, worker, job, refused)
     try:
-        output = None if outcome.output is MISSING else worker.outputs.output(outcome.output)
+        output = MISSING if outcome.output is MISSING else worker.outputs.output(outcome.output)
     except OutputRefused as exc:
         return _fail(celery, worker, job, exc)
     if outcome.error is not None:
         return _end(celery, job, JobStatus.FAILED, output=output, error=outcome.error)
-    return _end(celery, job, JobStatus.COMPLETED, output=output)
+    return _end(celery, job, JobStatus.COMPLETED, output=None if output is MISSING else output)
 
 
 def _fail(celery: JobgateCelery, worker: process.WorkerProcess, job: Job, refused: OutputRefused) -> str:
