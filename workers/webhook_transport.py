@@ -18,7 +18,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util.timeout import Timeout
 
 from app.core.destinations import DestinationRefused, Destinations, address_of
 
@@ -38,15 +37,14 @@ class _GuardedConnection:
 
     def _new_conn(self) -> socket.socket:
         infos = self.destinations.resolve(self.host.strip("[]").rstrip("."), self.port)
-        timeout = self.timeout if isinstance(self.timeout, (int, float)) else Timeout.DEFAULT_TIMEOUT
         last: OSError | None = None
         for family, socktype, proto, _, sockaddr in infos:
             sock = socket.socket(family, socktype, proto)
             try:
                 for option in self.socket_options or ():
                     sock.setsockopt(*option)
-                if isinstance(timeout, (int, float)):
-                    sock.settimeout(timeout)
+                if isinstance(self.timeout, (int, float)):  # else urllib3's "no timeout given"
+                    sock.settimeout(self.timeout)
                 if self.source_address:
                     sock.bind(self.source_address)
                 sock.connect(sockaddr)

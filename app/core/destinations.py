@@ -25,7 +25,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # (host, port) -> addrinfo tuples, as socket.getaddrinfo answers.
 Resolver = Callable[[str, int], Sequence[tuple[Any, ...]]]
 SCHEMES = {"http": 80, "https": 443}
-LOOPBACK_NETS = "127.0.0.0/8,::1/128"
 
 
 class DestinationRefused(ValueError):
@@ -59,7 +58,7 @@ def refusal(address: IPAddress) -> str | None:
         if flag:
             return kind
     if not address.is_global:
-        return "not globally routable"
+        return "non-public"  # shared (100.64/10), documentation, benchmarking, reserved ranges
     return None
 
 
@@ -84,8 +83,10 @@ class Destinations:
         if why is None or self._allows(address):
             return
         name = f"{host} resolves to {address}" if host and host != str(address) else f"{address}"
+        article = "an" if why[0] in "aeiou" else "a"
         raise DestinationRefused(
-            f"{name}, a {why} address; webhooks go to public addresses (JOBGATE_WEBHOOK_ALLOW_NETS opens chosen ranges)"
+            f"{name}, {article} {why} address; webhooks go to public addresses "
+            "(JOBGATE_WEBHOOK_ALLOW_NETS opens chosen ranges)"
         )
 
     def _allows(self, address: IPAddress) -> bool:

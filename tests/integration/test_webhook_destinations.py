@@ -20,7 +20,7 @@ from tests.integration.test_webhooks import Receiver
         ("http://192.168.1.1:8080/", "192.168.1.1, a private address"),
         ("http://[::1]:8080/", "::1, a loopback address"),
         ("http://[fd00::1]/", "fd00::1, a private address"),
-        ("http://0.0.0.0:9/", "0.0.0.0, a unspecified address"),
+        ("http://0.0.0.0:9/", "0.0.0.0, an unspecified address"),
         ("http://224.0.0.1/", "224.0.0.1, a multicast address"),
         ("ftp://example.com/", "Not a valid URL"),
         ("http://nowhere.invalid/", "the host nowhere.invalid does not resolve"),

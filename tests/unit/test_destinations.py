@@ -31,7 +31,7 @@ def resolver_to(*addresses):
         ("ff02::1", "multicast"),
         ("0.0.0.0", "unspecified"),
         ("::", "unspecified"),
-        ("100.64.0.1", "not globally routable"),
+        ("100.64.0.1", "non-public"),
         ("::ffff:127.0.0.1", "loopback"),
         ("::ffff:169.254.169.254", "link-local"),
     ],
