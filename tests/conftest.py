@@ -13,7 +13,7 @@ import pytest
 
 from app.core.settings import Settings
 from app.store.boot import ensure as ensure_redis
-from tests.helpers import API_KEY, ROOT, TEST_DB, TESTS, WEBHOOK_SECRET, with_db
+from tests.helpers import ROOT, TEST_DB, settings_for, with_db
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +25,4 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def settings(redis_url: str) -> Settings:
-    return Settings(
-        redis_url=redis_url,
-        api_keys=(API_KEY,),
-        endpoints_file=str(TESTS / "endpoints.toml"),
-        heartbeat_s=1,
-        webhook_secret=WEBHOOK_SECRET,
-        webhook_backoff_s=1,
-        stop_grace_s=2,
-        # The webhook tests' receivers listen on loopback, which the destination rules refuse.
-        webhook_allow_nets="127.0.0.0/8",
-    )
+    return settings_for(redis_url)

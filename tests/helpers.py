@@ -69,8 +69,40 @@ SERVED = [
 WEBHOOK_SECRET = "test-webhook-secret"
 
 
+# Where no Redis answers (nothing listens on port 1): settings for unit tests, which must not connect.
+OFFLINE_REDIS_URL = "redis://127.0.0.1:1/0"
+
+
+def settings_for(redis_url: str) -> Settings:
+    """The tests' settings (endpoints file, key, short heartbeats and backoffs) on ``redis_url``."""
+    return Settings(
+        redis_url=redis_url,
+        api_keys=(API_KEY,),
+        endpoints_file=str(TESTS / "endpoints.toml"),
+        heartbeat_s=1,
+        webhook_secret=WEBHOOK_SECRET,
+        webhook_backoff_s=1,
+        stop_grace_s=2,
+        # The webhook tests' receivers listen on loopback, which the destination rules refuse.
+        webhook_allow_nets="127.0.0.0/8",
+    )
+
+
+def offline_settings() -> Settings:
+    """The tests' settings for a unit test: nothing may connect to their Redis."""
+    return settings_for(OFFLINE_REDIS_URL)
+
+
 def with_db(url: str, db: int) -> str:
     return urlunparse(urlparse(url)._replace(path=f"/{db}"))
+
+
+def procfile_command(name: str) -> str:
+    """The command of the Procfile's ``name`` line."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return line.partition(":")[2].strip()
+    raise AssertionError(f"no {name} line in the Procfile")
 
 
 def free_port() -> int:

@@ -1,8 +1,6 @@
-"""Every /v2 request carries a configured key; the gateway will not start without one."""
+"""Every /v2 request carries a configured key (the gateway will not start without one:
+tests/unit/test_gateway_keys.py)."""
 
-import pytest
-
-from app import create_app
 from tests.helpers import ApiClient
 
 
@@ -23,15 +21,3 @@ def test_raw_key_without_bearer_is_accepted(app):
 
 def test_bearer_key_is_accepted(api):
     assert api.get("/v2/echo/health").status_code == 200
-
-
-def test_gateway_refuses_to_start_without_a_key(settings):
-    with pytest.raises(RuntimeError, match="JOBGATE_API_KEYS"):
-        create_app(settings.replace(api_keys=()))
-
-
-def test_settings_read_keys_from_the_environment(monkeypatch):
-    from app.core.settings import Settings
-
-    s = Settings.from_env({"JOBGATE_API_KEYS": "a, b,,c", "JOBGATE_RESULT_TTL_SYNC_S": "5"})
-    assert s.api_keys == ("a", "b", "c") and s.result_ttl_sync_s == 5

@@ -1,17 +1,14 @@
-"""The ``jobgate`` client commands: output, live progress, exit status (0 done, 1 failed, 2 error)."""
+"""The ``jobgate`` client commands against a live gateway: output, live progress, exit status
+(0 done, 1 failed, 2 error). What needs no gateway: tests/unit/test_client_*.py."""
 
-import io
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
 from app.cli import main
-from app.client.cli import health_table
-from app.client.display import ProgressLine
-from tests.helpers import API_KEY, ROOT, free_port
+from tests.helpers import API_KEY, ROOT
 
 
 @pytest.fixture
@@ -102,17 +99,6 @@ def test_health_prints_a_table_or_json(jobgate):
     assert status == 0 and set(json.loads(out)) == {"jobs", "workers"}
 
 
-def test_health_table_lines_up_names_and_counts():
-    table = health_table("e", {"jobs": {"completed": 12, "failed": 0}, "workers": {"idle": 1, "running": 0}})
-    assert table.splitlines() == [
-        "endpoint e",
-        "jobs     completed  failed",
-        "         12         0",
-        "workers  idle  running",
-        "         1     0",
-    ]
-
-
 def test_unknown_job_is_a_one_line_error_and_exits_2(jobgate):
     status, out, err = jobgate("status", "echo", "no-such-job")
     assert status == 2 and out == ""
@@ -122,16 +108,6 @@ def test_unknown_job_is_a_one_line_error_and_exits_2(jobgate):
 def test_bad_key_says_how_to_set_one(gateway_url, capsys):
     assert main(["health", "echo", "--url", gateway_url, "--key", "wrong"]) == 2
     assert "401" in capsys.readouterr().err
-
-
-def test_invalid_json_input_exits_2(jobgate):
-    status, _, err = jobgate("run", "echo", "-i", "{nope")
-    assert status == 2 and "not valid JSON" in err
-
-
-def test_unreachable_gateway_exits_2(capsys):
-    assert main(["health", "echo", "--url", f"http://127.0.0.1:{free_port()}"]) == 2
-    assert "cannot reach the gateway" in capsys.readouterr().err
 
 
 def test_console_script_reads_url_and_key_from_the_environment(gateway_url):
@@ -145,23 +121,6 @@ def test_console_script_reads_url_and_key_from_the_environment(gateway_url):
         timeout=60,
     )
     assert done.returncode == 0 and json.loads(done.stdout)["output"] == {"echo": [1]}
-
-
-def test_missing_arguments_are_a_usage_error():
-    with pytest.raises(SystemExit) as caught:
-        main(["runsync", "echo"])
-    assert caught.value.code == 2
-
-
-def test_progress_line_on_a_terminal_redraws_a_spinner_in_place():
-    out = io.StringIO()
-    line = ProgressLine("job-1", out=out, live=True)
-    line.update("IN_PROGRESS", {"step": 1})
-    time.sleep(0.35)
-    line.close("job-1  COMPLETED in 0.4s")
-    text = out.getvalue()
-    assert "\r\x1b[2K" in text and "IN_PROGRESS" in text and '{"step":1}' in text
-    assert text.endswith("job-1  COMPLETED in 0.4s\n")
 
 
 def test_stream_prints_each_chunk_as_a_json_line(jobgate):

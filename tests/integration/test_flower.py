@@ -7,7 +7,6 @@ import pytest
 import requests
 
 from tests.helpers import ROOT, free_port, service_env, stop, wait_until
-from workers import flower as dashboard
 
 AUTH = ("ops", "s3cret")
 
@@ -99,16 +98,3 @@ def test_flower_refuses_to_start_without_auth_even_on_loopback(settings):
         [sys.executable, "-m", "app.cli", "flower"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert r.returncode != 0 and "FLOWER_BASIC_AUTH" in r.stderr
-
-
-def test_flower_defaults_keep_history_and_stay_on_loopback():
-    assert dashboard.defaults({}) == [
-        "--persistent=True",
-        f"--db={dashboard.DEFAULT_DB}",
-        "--state_save_interval=60000",
-        "--address=127.0.0.1",
-    ]
-    assert dashboard.defaults({"FLOWER_DB": "/srv/f.db", "FLOWER_ADDRESS": "0.0.0.0"}) == [
-        "--persistent=True",
-        "--state_save_interval=60000",
-    ]

@@ -1,21 +1,11 @@
-"""Flower, the operators' dashboard, never starts without a login (FLOWER_BASIC_AUTH)."""
+"""Flower, the operators' dashboard, never starts without a login (FLOWER_BASIC_AUTH): its Procfile
+line (tests/unit/test_flower_defaults.py) refuses to run without one."""
 
 import os
 import subprocess
 import sys
 
-from tests.helpers import ROOT
-
-
-def procfile_command(name: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            return line.partition(":")[2].strip()
-    raise AssertionError(f"no {name} line in the Procfile")
-
-
-def test_flower_line_runs_jobgate_flower_which_reads_the_login():
-    assert procfile_command("flower") == "jobgate flower"
+from tests.helpers import procfile_command
 
 
 def test_flower_refuses_to_start_without_a_login():

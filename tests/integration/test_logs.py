@@ -1,9 +1,9 @@
-"""Log lines: JSON from gateway and workers, so one job is followed across processes; human for make run."""
+"""Log lines: JSON from gateway and workers, so one job is followed across processes (the human
+format for make run: tests/unit/test_log_formats.py)."""
 
 import json
 import logging
 
-import pytest
 import requests
 
 from app.core import logs
@@ -59,25 +59,9 @@ def record(message="hello", **extra) -> logging.LogRecord:
     return rec
 
 
-def test_human_format_tags_a_line_with_its_job():
-    token = logs.bind(endpoint="echo", job_id="j-1", worker_id="w@h-0")
-    try:
-        rec = record(event="job.finished")
-        logs.ContextFilter().filter(rec)
-        line = logs.HumanFormatter().format(rec)
-    finally:
-        logs.unbind(token)
-    assert line.endswith("jobgate.test: hello [endpoint=echo job_id=j-1 worker_id=w@h-0 event=job.finished]")
-
-
 def test_gateway_lines_take_endpoint_and_job_from_the_request(app):
     with app.test_request_context("/v2/echo/status/j-2", headers={"Authorization": f"Bearer {API_KEY}"}):
         app.preprocess_request()
         rec = record()
         logs.ContextFilter().filter(rec)
     assert (rec.endpoint, rec.job_id) == ("echo", "j-2")
-
-
-def test_an_unknown_log_format_is_refused():
-    with pytest.raises(ValueError, match="JOBGATE_LOG_FORMAT"):
-        logs.dict_config("xml")

@@ -3,7 +3,6 @@
 import time
 
 from tests.helpers import wait_until
-from workers import progress_update
 
 
 def test_progress_shows_as_output_while_the_job_runs(api):
@@ -28,7 +27,3 @@ def test_progress_after_the_job_ended_is_ignored(api):
     assert body["status"] == "COMPLETED" and body["output"] == "done"
     time.sleep(1.5)  # the handler's late update has been sent by now
     assert api.get(f"/v2/late-progress/status/{body['id']}").get_json()["output"] == "done"
-
-
-def test_progress_update_outside_a_worker_is_ignored():
-    assert progress_update({"id": "local", "input": {}}, 50) is False

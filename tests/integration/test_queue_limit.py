@@ -1,7 +1,5 @@
 """Queue depth: an endpoint refuses new jobs once its queue is full, so a down fleet collects no backlog."""
 
-from app.core.endpoints import _endpoint
-
 
 def test_submissions_are_refused_once_the_queue_is_full(api):
     assert [api.post("/v2/small-queue/run", json={"input": i}).status_code for i in range(3)] == [200] * 3
@@ -27,9 +25,3 @@ def test_a_drained_queue_accepts_again(api):
         api.run("small-queue", i)
     assert api.post("/v2/small-queue/purge-queue").get_json()["removed"] == 3
     assert api.post("/v2/small-queue/run", json={"input": 1}).status_code == 200
-
-
-def test_default_limit_is_runpods_rule(tmp_path):
-    assert _endpoint("a", {"handler": "m:f"}, tmp_path).queue_limit == 500
-    assert _endpoint("a", {"handler": "m:f", "workers_max": 4}, tmp_path).queue_limit == 2000
-    assert _endpoint("a", {"handler": "m:f", "workers_max": 4, "max_queue": 7}, tmp_path).queue_limit == 7

@@ -1,16 +1,10 @@
-"""RunPod handler files (``import runpod`` ... ``runpod.serverless.start``) served unchanged by jobgate workers."""
+"""RunPod handler files (``import runpod`` ... ``runpod.serverless.start``) served unchanged by jobgate
+workers (loading one without a worker: tests/unit/test_runpod_handler_loading.py)."""
 
 import json
 import os
-import time
-from pathlib import Path
 
-from app.core.endpoints import Endpoint
 from tests.helpers import wait_until
-from workers import runpod_compat
-from workers.loader import load_handler
-
-TESTS = Path(__file__).resolve().parents[1]
 
 
 def runsync(api, endpoint, job_input):
@@ -25,20 +19,6 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def test_loading_a_runpod_handler_file_returns_at_once_with_its_config_recorded():
-    started = time.monotonic()
-    handler = load_handler(Endpoint(id="rp", handler="rp_refresh.py:handler", base_dir=TESTS))
-    assert time.monotonic() - started < 30  # start() returned instead of polling RunPod
-    config = runpod_compat.config_for(handler)
-    assert config is not None and config.refresh_worker and config.has_concurrency_modifier
-    assert not config.return_aggregate_stream
-
-
-def test_plain_jobgate_handler_has_no_runpod_config():
-    handler = load_handler(Endpoint(id="e", handler="workers.examples:echo", base_dir=TESTS))
-    assert runpod_compat.config_for(handler) is None
 
 
 def test_shipped_runpod_example_gives_the_same_output_as_echo(api):

@@ -1,57 +1,15 @@
-"""Set-up pieces: the endpoints file, the embedded Redis, and `make run`'s Procfile."""
+"""Set-up pieces: the embedded Redis, and `make run`'s Procfile (the endpoints file: tests/unit)."""
 
 import os
 import signal
 import subprocess
 import sys
-import textwrap
 
-import pytest
 import requests
 from redis import Redis
 
-from app.core.endpoints import EndpointConfigError, Registry
 from app.store import boot as redisboot
 from tests.helpers import ROOT, SPARE_DB, free_port, stop, wait_until, with_db
-
-
-def write(tmp_path, text):
-    path = tmp_path / "endpoints.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def test_endpoints_file_declares_handler_queue_and_limits(tmp_path):
-    reg = Registry.load(
-        write(
-            tmp_path,
-            """
-        [endpoints.a]
-        handler = "pkg.mod:fn"
-        execution_timeout_ms = 60000
-        workers_max = 4
-    """,
-        )
-    )
-    a = reg["a"]
-    assert (a.handler, a.execution_timeout_ms, a.workers_max, a.queue) == ("pkg.mod:fn", 60000, 4, "jobgate.a")
-    assert a.queue_limit == 2000
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("[endpoints.a]\nworkers_max = 1\n", "needs handler"),
-        ("[endpoints.'a b']\nhandler = 'm:f'\n", "must match"),
-        ("[endpoints.a]\nhandler = 'm:f'\nexecution_timeout_ms = 10\n", "5 s to 7 days"),
-        ("[endpoints.a]\nhandler = 'm:f'\nworkers_max = 0\n", "positive integer"),
-        ("title = 'none'\n", "no [endpoints"),
-        ("[endpoints.a\n", "endpoints file"),
-    ],
-)
-def test_bad_endpoints_file_is_refused_with_the_reason(tmp_path, text, message):
-    with pytest.raises(EndpointConfigError, match=message.replace("[", r"\[")):
-        Registry.load(write(tmp_path, text))
 
 
 def test_embedded_redis_starts_when_none_answers(tmp_path):

@@ -1,68 +1,5 @@
-"""The broker's visibility timeout outlasts every job it may hand out; configurations that
-would let a running job be handed out again are refused. Pool limits reach the worker."""
-
-import textwrap
-
-import pytest
-
-from app import create_app
-from app.core.contract import time_limits
-from app.core.endpoints import EndpointConfigError, Registry, required_visibility_s
-from app.core.settings import MAX_EXECUTION_TIMEOUT_MS, ConfigError
-from app.store.context import Context
-from workers.celery_app import make_celery
-from workers.command import pool_limits
-
-
-def registry(tmp_path, text):
-    path = tmp_path / "endpoints.toml"
-    path.write_text(textwrap.dedent(text))
-    return Registry.load(path)
-
-
-def test_visibility_timeout_outlasts_the_longest_allowed_job_plus_a_margin(settings):
-    reg = Registry.load(settings.endpoints_file)
-    celery = make_celery(Context(settings, reg))
-    visibility = celery.conf.broker_transport_options["visibility_timeout"]
-    assert visibility == required_visibility_s(reg)
-    assert visibility > time_limits(MAX_EXECUTION_TIMEOUT_MS)[1] + 600
-
-
-def test_endpoint_caps_on_execution_timeout_shorten_the_visibility_timeout(tmp_path):
-    reg = registry(
-        tmp_path,
-        """
-        [endpoints.a]
-        handler = "m:f"
-        max_execution_timeout_ms = 60000
-    """,
-    )
-    assert time_limits(60_000)[1] < required_visibility_s(reg) < 2 * 3600
-
-
-def test_a_visibility_timeout_shorter_than_the_longest_job_is_refused(settings):
-    with pytest.raises(ConfigError, match="JOBGATE_VISIBILITY_TIMEOUT_S=600 is too short"):
-        create_app(settings.replace(visibility_timeout_s=600))
-
-
-def test_a_longer_visibility_timeout_is_taken(settings):
-    reg = Registry.load(settings.endpoints_file)
-    longer = required_visibility_s(reg) + 1
-    celery = make_celery(Context(settings.replace(visibility_timeout_s=longer), reg))
-    assert celery.conf.broker_transport_options["visibility_timeout"] == longer
-
-
-def test_an_endpoint_default_above_its_own_cap_is_refused(tmp_path):
-    with pytest.raises(EndpointConfigError, match="above max_execution_timeout_ms"):
-        registry(
-            tmp_path,
-            """
-            [endpoints.a]
-            handler = "m:f"
-            execution_timeout_ms = 120000
-            max_execution_timeout_ms = 60000
-        """,
-        )
+"""A policy's executionTimeout stays within its endpoint's cap (the visibility timeout itself:
+tests/unit/test_visibility_timeout.py)."""
 
 
 def test_a_policy_above_the_endpoint_cap_is_refused_naming_the_field(api):
@@ -74,27 +11,3 @@ def test_a_policy_above_the_endpoint_cap_is_refused_naming_the_field(api):
 def test_a_policy_within_the_endpoint_cap_is_accepted(api):
     r = api.post("/v2/capped/run", json={"input": 1, "policy": {"executionTimeout": 60000}})
     assert r.status_code == 200
-
-
-def test_a_worker_gets_the_strictest_pool_limits_of_its_endpoints(tmp_path):
-    reg = registry(
-        tmp_path,
-        """
-        [endpoints.a]
-        handler = "m:f"
-        max_tasks_per_child = 10
-        max_memory_per_child = 4000000
-        [endpoints.b]
-        handler = "m:f"
-        max_tasks_per_child = 3
-        [endpoints.c]
-        handler = "m:f"
-    """,
-    )
-    assert pool_limits(reg) == ["--max-tasks-per-child", "3", "--max-memory-per-child", "4000000"]
-    assert pool_limits([reg["c"]]) == []
-
-
-def test_sigterm_grace_is_celerys_soft_shutdown_timeout(settings):
-    celery = make_celery(Context(settings.replace(worker_grace_s=42), Registry.load(settings.endpoints_file)))
-    assert celery.conf.worker_soft_shutdown_timeout == 42

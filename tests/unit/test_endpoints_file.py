@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from app.core.endpoints import EndpointConfigError, Registry
+from app.core.endpoints import EndpointConfigError, Registry, _endpoint
 from app.core.limits import Operation
 
 
@@ -88,3 +88,39 @@ def test_the_queue_of_an_endpoint_is_named_by_the_contract(tmp_path):
     """,
     )
     assert registry["llm"].queue == "jobgate.llm"
+
+
+def test_an_endpoint_declares_its_handler_execution_timeout_and_workers(tmp_path):
+    a = load(
+        tmp_path,
+        """
+        [endpoints.a]
+        handler = "pkg.mod:fn"
+        execution_timeout_ms = 60000
+        workers_max = 4
+    """,
+    )["a"]
+    assert (a.handler, a.execution_timeout_ms, a.workers_max, a.queue) == ("pkg.mod:fn", 60000, 4, "jobgate.a")
+    assert a.queue_limit == 2000
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[endpoints.a]\nworkers_max = 1\n", "needs handler"),
+        ("[endpoints.'a b']\nhandler = 'm:f'\n", "must match"),
+        ("[endpoints.a]\nhandler = 'm:f'\nexecution_timeout_ms = 10\n", "5 s to 7 days"),
+        ("[endpoints.a]\nhandler = 'm:f'\nworkers_max = 0\n", "positive integer"),
+        ("title = 'none'\n", "no [endpoints"),
+        ("[endpoints.a\n", "endpoints file"),
+    ],
+)
+def test_a_bad_endpoints_file_is_refused_with_the_reason(tmp_path, text, message):
+    with pytest.raises(EndpointConfigError, match=message.replace("[", r"\[")):
+        load(tmp_path, text)
+
+
+def test_the_default_queue_limit_is_runpods_rule(tmp_path):
+    assert _endpoint("a", {"handler": "m:f"}, tmp_path).queue_limit == 500
+    assert _endpoint("a", {"handler": "m:f", "workers_max": 4}, tmp_path).queue_limit == 2000
+    assert _endpoint("a", {"handler": "m:f", "workers_max": 4, "max_queue": 7}, tmp_path).queue_limit == 7
