@@ -2,14 +2,15 @@
 
 Flask's default provider writes ``NaN`` and ``Infinity`` (which JSON.parse, Go and Python's
 strict mode reject) and its parser recurses once per nesting level. This one parses with the
-limits of ``app.core.strictjson`` and never writes a non-finite number.
+limits of ``app.core.strictjson`` and never writes a non-finite number. Flask's automatic
+OPTIONS answer (an empty HTML body) becomes ``{"allow": [methods]}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from ..core.errors import BadRequest
@@ -42,6 +43,15 @@ def parse_body(data: str | bytes) -> Any:
         raise BadRequest(f"body: {exc}", errors={"body": [str(exc)]}) from None
 
 
+def _json_options(response: Response) -> Response:
+    # Flask answers OPTIONS itself, with an empty text/html body: here every answer is JSON.
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.set_data(current_app.json.dumps({"allow": sorted(response.allow)}))
+        response.mimetype = "application/json"
+    return response
+
+
 def install(app: Flask, limits: JSONLimits) -> None:
-    """Make ``app`` read and write strict JSON."""
+    """Make ``app`` read and write strict JSON, and answer OPTIONS in JSON too."""
     app.json = StrictJSONProvider(app, limits)
+    app.after_request(_json_options)

@@ -165,6 +165,7 @@ CASES = [
     Case("PUT /status", "PUT", f"echo/status/{UNKNOWN}", 405, ""),
     Case("PATCH /health", "PATCH", "echo/health", 405, ""),
     Case("TRACE /health", "TRACE", "echo/health", 405, ""),
+    Case("OPTIONS /run", "OPTIONS", "echo/run", 200, '"allow": ["OPTIONS", "POST"]'),
     Case("text/plain body", "POST", "unserved/run", 200, "IN_QUEUE", b'{"input": 1}', {"Content-Type": "text/plain"}),
     Case(
         "form-encoded body",
