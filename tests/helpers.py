@@ -270,7 +270,11 @@ class StrictJSONCheck:
             return start_response(status, headers, *args)
 
         chunks = self.wsgi_app(environ, capture)
-        if not seen.get("type", "").startswith("application/json"):
+        method, path, kind = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", ""), seen.get("type", "")
+        if not kind.startswith("application/json"):
+            # Under /v2 every answer is JSON, but for event streams and HEAD (which has no body).
+            if path.startswith("/v2/") and method != "HEAD" and not kind.startswith("text/event-stream"):
+                self.problems.append(f"{method} {path}: answered {kind or 'no content type'}, not JSON")
             return chunks
         try:
             body = b"".join(chunks)
@@ -278,6 +282,6 @@ class StrictJSONCheck:
             if hasattr(chunks, "close"):
                 chunks.close()
         problem = strict_json_problem(body)
-        if problem is not None and environ.get("REQUEST_METHOD") != "HEAD":
-            self.problems.append(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}: {problem}")
+        if problem is not None and method != "HEAD":
+            self.problems.append(f"{method} {path}: {problem}")
         return [body]
