@@ -124,6 +124,14 @@ CASES = [
     Case(
         "webhook to [::1]", "POST", "echo/run", 400, "loopback address", b'{"input": 1, "webhook": "http://[::1]:80/"}'
     ),
+    Case(
+        "webhook to a name that does not resolve",
+        "POST",
+        "echo/run",
+        400,
+        "does not resolve",
+        b'{"input": 1, "webhook": "https://nowhere.invalid/hook"}',
+    ),
     Case("webhook as file://", "POST", "echo/run", 400, "webhook", b'{"input": 1, "webhook": "file:///etc/passwd"}'),
     Case(
         "webhook of 100 kB",
