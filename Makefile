@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv run lint test test-unit test-integration test-faults bench clean
+.PHONY: venv run lint test test-unit test-integration test-faults browser-check bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,18 @@ run: venv
 		$(BIN)/honcho start -f Procfile
 
 # Everything CI runs: lint and types, then the three tiers (unit, integration, faults).
-test: lint test-unit
+test: lint test-unit browser-check
 	$(BIN)/jobgate redis --ensure
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/integration tests/faults
+	$(BIN)/python -m pytest -rs $(PYTEST_ARGS) tests/integration tests/faults
+
+# The console's browser tests need Debian's chromium and chromium-driver; say so loudly when missing.
+browser-check:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "***********************************************************************************"; \
+		echo "* NO BROWSER: tests/integration/test_console.py will be SKIPPED.                    *"; \
+		echo "* Install it: apt-get install chromium chromium-driver (.ci/run does it).          *"; \
+		echo "***********************************************************************************"; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check .
@@ -38,7 +47,7 @@ test-unit: venv
 
 test-integration: venv
 	$(BIN)/jobgate redis --ensure
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/integration
+	$(BIN)/python -m pytest -rs $(PYTEST_ARGS) tests/integration
 
 # Only the fault tests (they are part of `make test` too): figures in var/fault-figures.txt.
 test-faults: venv

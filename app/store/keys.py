@@ -65,6 +65,10 @@ class Keys:
         """Hash: one stored API key (its SHA-256, scopes). Expires only if created with an expiry."""
         return f"{self.prefix}:apikey:{key_id}"
 
+    def timeline(self, endpoint: str, minute: int) -> str:
+        """Hash: one minute of an endpoint's delay and execution histograms and queue depth (console plots)."""
+        return f"{self.prefix}:timeline:{endpoint}:{minute}"
+
     def metrics(self, endpoint: str) -> str:
         """Hash: an endpoint's monotonic counters and histogram buckets for /metrics."""
         return f"{self.prefix}:metrics:{endpoint}"
