@@ -22,6 +22,7 @@ from app.store.outbox import queue_webhook
 from . import deliveries, process, runpod_compat, runtime, stopper
 from .celery_base import JobgateCelery
 from .loader import HandlerLoadError
+from .outcomes import REMOVED, SKIPPED, THROWS, Ended, tell_celery
 from .stopper import JobStopped
 
 log = logging.getLogger("jobgate.worker")
@@ -59,7 +60,7 @@ class JobTask(Task):
 
 
 def run(task: Task, endpoint_id: str, job_id: str) -> str:
-    """Run one job; returns the status it ended in (or why it did not run)."""
+    """Run one job; returns COMPLETED, or raises what tells Celery how else it ended (workers/outcomes.py)."""
     celery: JobgateCelery = task.app
     ctx = celery.context
     worker = process.current(ctx)
@@ -67,36 +68,50 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
     hard_ms = int((hard_limit or ctx.registry[endpoint_id].execution_timeout_ms / 1000) * 1000)
     # From here a stop for this job (Celery's revoke signal) is remembered, not lost.
     with worker.stopper.taking(job_id):
-        try:
-            previous, job = deliveries.start(ctx, job_id, endpoint_id, worker.id, hard_ms)
-        except NotStarted as refused:
-            return deliveries.refused(ctx.store, refused)
-        if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
-            # Purged, cancelled, expired or already finished: nothing to run.
-            log.info("job %s not run: %s", job_id, previous or "gone")
-            return "SKIPPED"
-        worker.set_state("running", job_id, endpoint_id)
-        try:
-            status = _execute(celery, worker, job)
-        finally:
-            worker.set_state("idle")
+        ended = _take_and_run(celery, worker, job_id, endpoint_id, hard_ms)
     if worker.recycle_requested:
         worker.recycle()
-    return status
+    return tell_celery(task, ended)
 
 
-def _end(celery: JobgateCelery, job: Job, status: JobStatus, *, output: Any = MISSING, error: str | None = None) -> str:
-    """Record a terminal state (unless the job already has one) and queue its webhook."""
+def _take_and_run(
+    celery: JobgateCelery, worker: process.WorkerProcess, job_id: str, endpoint_id: str, hard_ms: int
+) -> Ended:
+    ctx = celery.context
+    try:
+        previous, job = deliveries.start(ctx, job_id, endpoint_id, worker.id, hard_ms)
+    except NotStarted as refused:
+        return deliveries.refused(ctx.store, refused)
+    if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
+        # Purged, cancelled, expired or already finished: nothing to run.
+        log.info("job %s not run: %s", job_id, previous or "gone")
+        if job is None:
+            return Ended(REMOVED)
+        return Ended(JobStatus.CANCELLED.value if previous is JobStatus.CANCELLED else SKIPPED)
+    worker.set_state("running", job_id, endpoint_id)
+    try:
+        return _execute(celery, worker, job)
+    finally:
+        worker.set_state("idle")
+
+
+def _end(
+    celery: JobgateCelery, job: Job, status: JobStatus, *, output: Any = MISSING, error: str | None = None
+) -> Ended:
+    """Record a terminal state (unless the job already has one) and queue its webhook; how it ended."""
     store = celery.context.store
     fields: dict[str, Any] = {"error": error}
     if output is not MISSING:
         fields["output"] = output
     if store.finish(job, status, **fields):
         queue_webhook(celery, store, job)
-    return status.value
+        return Ended(status.value, error)
+    # Ended another way meanwhile (a /cancel while the handler failed, say): report that.
+    now = store.get(job.id)
+    return Ended(now.status.value, now.error) if now is not None else Ended(REMOVED)
 
 
-def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> str:
+def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> Ended:
     store = celery.context.store
     index = itertools.count()
 
@@ -125,8 +140,9 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
         log.info("job %s stopped: %s", job.id, stop.reason)
         if stop.reason == stopper.EXPIRED:
             store.remove(job)
-            return "REMOVED"
-        return _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
+            return Ended(REMOVED)
+        _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
+        return Ended(JobStatus.CANCELLED.value, revoked_by_celery=stop.by_signal)
     except SoftTimeLimitExceeded:
         return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
     except (HandlerLoadError, ChunkTooLarge) as exc:
@@ -141,7 +157,7 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
 
 def register(celery: JobgateCelery) -> None:
     """Register the task and the pool-process hooks on ``celery``."""
-    celery.task(name=TASK_NAME, bind=True, base=JobTask, ignore_result=True)(run)
+    celery.task(name=TASK_NAME, bind=True, base=JobTask, ignore_result=True, throws=THROWS)(run)
     context: Context = celery.context
 
     def on_process_init(**_: Any) -> None:

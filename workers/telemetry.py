@@ -173,7 +173,8 @@ class JobObserver:
             return
         began, token = started
         seconds = time.monotonic() - began
-        status = retval if isinstance(retval, str) else "ERROR"
+        # A job that did not complete ends its task with an exception naming its status (workers/outcomes.py).
+        status = retval if isinstance(retval, str) else getattr(retval, "status", "ERROR")
         self.busy.dec()
         self.jobs.labels(args[0], status).inc()
         if status != "SKIPPED":
