@@ -15,10 +15,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
+# Everything on 127.0.0.1 unless JOBGATE_HOST (and FLOWER_ADDRESS) say otherwise; the `ready`
+# process prints one line with the URLs and the development key once the stack answers.
 run: venv
-	@if [ -z "$$JOBGATE_API_KEYS" ]; then echo "jobgate: JOBGATE_API_KEYS is unset; using the development key 'dev'"; fi
-	@if [ -z "$$FLOWER_BASIC_AUTH" ]; then echo "jobgate: FLOWER_BASIC_AUTH is unset; Flower's login is dev:dev"; fi
-	JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-dev:dev}" \
+	@JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-dev:dev}" \
 		JOBGATE_LOG_FORMAT="$${JOBGATE_LOG_FORMAT:-human}" \
 		$(BIN)/honcho start -f Procfile
 

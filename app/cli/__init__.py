@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     from workers import command, flower
 
     from ..client import cli as client_cli
-    from . import keys, redis
+    from . import keys, ready, redis
 
     parser = argparse.ArgumentParser(prog="jobgate", description="Serverless jobs on your own GPU hosts")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_parser(sub)
     keys.add_parser(sub)
     flower.add_parser(sub)
+    ready.add_parser(sub)
     client_cli.add_parsers(sub)
     return parser
 
