@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import keys, ready, redis
 
     parser = argparse.ArgumentParser(prog="jobgate", description="Serverless jobs on your own GPU hosts")
+    parser.add_argument("--version", action="version", version=f"jobgate {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     redis.add_parser(sub)
     command.add_parser(sub)
@@ -27,6 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     ready.add_parser(sub)
     client_cli.add_parsers(sub)
     return parser
+
+
+def version() -> str:
+    """The installed jobgate's version (the source tree's when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("jobgate")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -416,7 +416,10 @@ class JobStore:
 
     def progress(self, job_id: str, value: Any) -> bool:
         """Show ``value`` as a running job's output; ignored once the job has ended."""
-        return bool(self.scripts["progress"](keys=[self.keys.job(job_id)], args=[json.dumps(value)]))
+        k = self.keys
+        return bool(
+            self.scripts["progress"](keys=[k.job(job_id)], args=[json.dumps(value), k.progress_channel, job_id])
+        )
 
     def push_chunk(self, job: Job, chunk: Any, index: int) -> bool:
         """Append chunk number ``index`` of a running job; False once the job was stopped.

@@ -11,6 +11,8 @@ class Keys:
         self.done_channel = f"{prefix}:done"
         # Pub/sub: a job id, published each time a streaming job appends a chunk.
         self.chunk_channel = f"{prefix}:chunk"
+        # Pub/sub: a job id, published each time a running job reports progress.
+        self.progress_channel = f"{prefix}:progress"
 
     def job(self, job_id: str) -> str:
         """Hash: one job's record (state, input, output, timings)."""
