@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import socket
 from typing import Any
@@ -13,7 +12,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from app.core.contract import TASK_NAME
-from app.core.job import MISSING, Job
+from app.core.job import MISSING, Job, error_text
 from app.core.states import JobStatus
 from app.store.context import Context
 from app.store.jobstore import ChunkTooLarge, NotStarted
@@ -30,18 +29,15 @@ log = logging.getLogger("jobgate.worker")
 
 def exception_error(exc: BaseException, worker_id: str) -> str:
     """RunPod's error text for an uncaught handler exception: a JSON string."""
-    return json.dumps(
-        {
-            "error_type": type(exc).__name__,
-            "error_message": str(exc),
-            "hostname": socket.gethostname(),
-            "worker_id": worker_id,
-        }
-    )
+    return error_text(type(exc).__name__, str(exc), hostname=socket.gethostname(), worker_id=worker_id)
 
 
 def timeout_error(execution_timeout_ms: int) -> str:
-    return f"execution timeout of {execution_timeout_ms} ms exceeded"
+    return error_text(
+        "ExecutionTimeout",
+        f"execution timeout of {execution_timeout_ms} ms exceeded",
+        execution_timeout_ms=execution_timeout_ms,
+    )
 
 
 class JobTask(Task):
@@ -146,7 +142,7 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
     except SoftTimeLimitExceeded:
         return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
     except (HandlerLoadError, ChunkTooLarge) as exc:
-        return _end(celery, job, JobStatus.FAILED, error=str(exc))
+        return _end(celery, job, JobStatus.FAILED, error=error_text(type(exc).__name__, str(exc), worker_id=worker.id))
     except Exception as exc:
         log.exception("job %s on %s failed", job.id, job.endpoint)
         return _end(celery, job, JobStatus.FAILED, error=exception_error(exc, worker.id))
