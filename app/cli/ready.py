@@ -102,5 +102,7 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(0.25)
     print(ready_line(settings, environ, flower), flush=True)
     if not args.exit:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        stops = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # taken by sigwait, not by their default action
+        signal.sigwait(stops)
     return 0
