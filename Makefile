@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv run lint test test-unit test-integration test-faults bench clean
+.PHONY: venv run lint test test-unit test-integration test-faults browser-check bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,19 +15,28 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
+# Everything on 127.0.0.1 unless JOBGATE_HOST (and FLOWER_ADDRESS) say otherwise; the `ready`
+# process prints one line with the URLs and the development key once the stack answers.
 run: venv
-	@if [ -z "$$JOBGATE_API_KEYS" ]; then echo "jobgate: JOBGATE_API_KEYS is unset; using the development key 'dev'"; fi
-	@if [ -z "$$FLOWER_BASIC_AUTH" ]; then echo "jobgate: FLOWER_BASIC_AUTH is unset; Flower's login is dev:dev"; fi
 	@if [ -z "$$JOBGATE_WEBHOOK_ALLOW_NETS" ]; then echo "jobgate: JOBGATE_WEBHOOK_ALLOW_NETS is unset; webhooks may also go to loopback (127.0.0.0/8,::1/128)"; fi
-	JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-dev:dev}" \
+	@JOBGATE_API_KEYS="$${JOBGATE_API_KEYS:-dev}" FLOWER_BASIC_AUTH="$${FLOWER_BASIC_AUTH:-dev:dev}" \
 		JOBGATE_WEBHOOK_ALLOW_NETS="$${JOBGATE_WEBHOOK_ALLOW_NETS:-127.0.0.0/8,::1/128}" \
 		JOBGATE_LOG_FORMAT="$${JOBGATE_LOG_FORMAT:-human}" \
 		$(BIN)/honcho start -f Procfile
 
 # Everything CI runs: lint and types, then the three tiers (unit, integration, faults).
-test: lint test-unit
+test: lint test-unit browser-check
 	$(BIN)/jobgate redis --ensure
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/integration tests/faults
+	$(BIN)/python -m pytest -rs $(PYTEST_ARGS) tests/integration tests/faults
+
+# The console's browser tests need Debian's chromium and chromium-driver; say so loudly when missing.
+browser-check:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "***********************************************************************************"; \
+		echo "* NO BROWSER: tests/integration/test_console.py will be SKIPPED.                    *"; \
+		echo "* Install it: apt-get install chromium chromium-driver (.ci/run does it).          *"; \
+		echo "***********************************************************************************"; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check .
@@ -40,7 +49,7 @@ test-unit: venv
 
 test-integration: venv
 	$(BIN)/jobgate redis --ensure
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests/integration
+	$(BIN)/python -m pytest -rs $(PYTEST_ARGS) tests/integration
 
 # Only the fault tests (they are part of `make test` too): figures in var/fault-figures.txt.
 test-faults: venv

@@ -3,7 +3,8 @@
 import multiprocessing
 import os
 
-bind = f"{os.environ.get('JOBGATE_HOST', '0.0.0.0')}:{os.environ.get('JOBGATE_PORT', '8000')}"
+# Loopback unless JOBGATE_HOST says otherwise (the deploy files set 0.0.0.0); app.core.settings.DEFAULT_HOST.
+bind = f"{os.environ.get('JOBGATE_HOST') or '127.0.0.1'}:{os.environ.get('JOBGATE_PORT') or '8000'}"
 worker_class = "gevent"
 workers = int(os.environ.get("JOBGATE_WEB_WORKERS", min(multiprocessing.cpu_count(), 4)))
 # Concurrent requests per worker process; waiting /runsync calls are cheap greenlets.

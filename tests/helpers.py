@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+import yaml
 from redis import Redis
 
 from app.core.settings import Settings
@@ -25,6 +27,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 TESTS = Path(__file__).resolve().parent
+DASHBOARD = ROOT / "deploy" / "grafana" / "jobgate-dashboard.json"
+RULES = ROOT / "deploy" / "prometheus" / "jobgate-rules.yml"
+# A metric's name in a PromQL expression (jobgate's all start so).
+METRIC = re.compile(r"\bjobgate_[a-z0-9_]+\b")
+
+
+def dashboard_queries() -> list[str]:
+    """Every PromQL query of the Grafana dashboard: its panels' and its variables'."""
+    board = json.loads(DASHBOARD.read_text())
+    queries = [t["expr"] for panel in board["panels"] for t in panel.get("targets", [])]
+    for variable in board["templating"]["list"]:
+        if isinstance(variable.get("query"), dict):
+            queries.append(variable["query"]["query"])
+    return queries
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    """Every rule of the Prometheus rules file."""
+    return [rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]]
 
 
 API_KEY = "test-key"

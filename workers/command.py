@@ -163,7 +163,7 @@ def run_worker(args: argparse.Namespace) -> int:
         os.environ[gpus.ASSIGNMENT_ENV] = gpus.assignment(chosen)
     else:
         os.environ.pop(gpus.ASSIGNMENT_ENV, None)
-    settings = settings.replace(worker_metrics_port=telemetry.serve(port) if port > 0 else 0)
+    settings = settings.replace(worker_metrics_port=telemetry.serve(port, settings.host) if port > 0 else 0)
     # SIGTERM starts Celery's cold shutdown, whose soft phase lets running jobs go on for
     # JOBGATE_WORKER_GRACE_S and then requeues them (a plain warm shutdown would wait forever).
     # Pool processes then ignore SIGTERM, so one sent to the whole process group (systemd,

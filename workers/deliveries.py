@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 import time
 
-from app.core.job import Job
+from app.core.job import Job, error_text
 from app.core.states import JobStatus
 from app.store.context import Context
 from app.store.fleet import MISSED_BEATS
 from app.store.jobstore import JobStore, NotStarted
 
+from .outcomes import SKIPPED, Ended
+
 log = logging.getLogger("jobgate.worker")
-SKIPPED = "SKIPPED"
 
 
 def start(
@@ -41,26 +42,23 @@ def start(
         pause = min(1.0, pause * 2)
 
 
-def lost_error(deliveries: int) -> str:
-    """The error a client reads on a job given up after ``deliveries`` lost runs."""
-    return (
+def lost_error(deliveries: int, worker_id: str | None = None) -> str:
+    """The error a client reads on a job given up after ``deliveries`` lost runs (a handler exception's shape)."""
+    message = (
         f"worker lost {deliveries} times while running this job (its process died or was "
         f"stopped each time); JOBGATE_MAX_DELIVERIES reached, not run again"
     )
+    return error_text("WorkerLost", message, deliveries=deliveries, worker_id=worker_id)
 
 
-def give_up(store: JobStore, job: Job) -> str:
-    """End a job that has had its bound of runs as FAILED; returns the status it ended in."""
-    ended = store.finish(
-        job,
-        JobStatus.FAILED,
-        error=lost_error(job.deliveries),
-        allowed_from=(JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS),
-    )
-    return JobStatus.FAILED.value if ended else SKIPPED
+def give_up(store: JobStore, job: Job) -> Ended:
+    """End a job that has had its bound of runs as FAILED; how it ended."""
+    error = lost_error(job.deliveries, job.worker_id)
+    ended = store.finish(job, JobStatus.FAILED, error=error, allowed_from=(JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS))
+    return Ended(JobStatus.FAILED.value, error) if ended else Ended(SKIPPED)
 
 
-def refused(store: JobStore, refusal: NotStarted) -> str:
+def refused(store: JobStore, refusal: NotStarted) -> Ended:
     """Handle a delivery START refused; returns what the task reports."""
     job = refusal.job
     if refusal.reason == "EXHAUSTED":
@@ -68,4 +66,4 @@ def refused(store: JobStore, refusal: NotStarted) -> str:
         return give_up(store, job)
     # The live run keeps going and records the outcome; this copy of the message is dropped.
     log.warning("job %s not run: a duplicate delivery, %s still runs it", job.id, job.worker_id)
-    return SKIPPED
+    return Ended(SKIPPED)

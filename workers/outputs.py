@@ -9,10 +9,10 @@ message and nothing runs the handler again for a bug in what it returned.
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Any
 
+from app.core.job import error_text
 from app.core.settings import Settings
 from app.core.strictjson import JSONLimits, JSONRefused, JSONTooLarge, RawJSON, encode
 
@@ -22,14 +22,7 @@ OUTPUT_TOO_LARGE = "OutputTooLarge"
 
 def runpod_error(error_type: str, message: str, worker_id: str) -> str:
     """RunPod's error text for a failed handler: a JSON string /status shows as ``error``."""
-    return json.dumps(
-        {
-            "error_type": error_type,
-            "error_message": message,
-            "hostname": socket.gethostname(),
-            "worker_id": worker_id,
-        }
-    )
+    return error_text(error_type, message, hostname=socket.gethostname(), worker_id=worker_id)
 
 
 class OutputRefused(Exception):

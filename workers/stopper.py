@@ -44,9 +44,11 @@ class JobStopped(BaseException):
     ``except Exception`` does not swallow it.
     """
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, by_signal: bool = False):
         super().__init__(reason)
         self.reason = reason
+        # Whether Celery's revoke signal asked for the stop (its main process then announced it).
+        self.by_signal = by_signal
 
 
 class Stopper:
@@ -60,6 +62,7 @@ class Stopper:
         self._job_id: str | None = None  # the job this process has taken
         self._reason: str | None = None  # why it must stop, once asked
         self._armed = False  # whether the handler is running (raise now)
+        self._signalled = False  # whether the stop came by Celery's revoke signal
         self._timers: list[threading.Timer] = []
 
     def _install(self) -> None:
@@ -76,7 +79,7 @@ class Stopper:
         """Around taking and running one job: a stop for it from now on is not lost."""
         self._install()
         self._run += 1
-        self._job_id, self._reason, self._armed = job_id, None, False
+        self._job_id, self._reason, self._armed, self._signalled = job_id, None, False, False
         try:
             yield
         finally:
@@ -103,7 +106,7 @@ class Stopper:
         """Stop the running handler from inside it (e.g. a chunk found the job cancelled)."""
         self._armed = False
         self._reason = self._reason or reason
-        raise JobStopped(self._reason)
+        raise JobStopped(self._reason, by_signal=self._signalled)
 
     def stop(self, job_id: str, reason: str) -> bool:
         """Ask (from any thread) that ``job_id`` stop, if it is the job running here."""
@@ -121,6 +124,7 @@ class Stopper:
             return  # between jobs: nothing to stop
         if self._reason is None:
             self._reason = CANCELLED
+            self._signalled = True
             self._start_timer(self.grace_s, self._kill, self._job_id, self._run)
         if self._armed:
             self.interrupt(self._reason)

@@ -11,7 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from app.core.contract import TASK_NAME
-from app.core.job import MISSING, Job
+from app.core.job import MISSING, Job, error_text
 from app.core.states import JobStatus
 from app.core.strictjson import JSONRefused
 from app.store.context import Context
@@ -21,6 +21,7 @@ from app.store.outbox import queue_webhook
 from . import deliveries, process, runpod_compat, runtime, stopper
 from .celery_base import JobgateCelery
 from .loader import HandlerLoadError
+from .outcomes import REMOVED, SKIPPED, THROWS, Ended, tell_celery
 from .outputs import OutputRefused, refusal, runpod_error
 from .stopper import JobStopped
 
@@ -33,7 +34,11 @@ def exception_error(exc: BaseException, worker_id: str) -> str:
 
 
 def timeout_error(execution_timeout_ms: int) -> str:
-    return f"execution timeout of {execution_timeout_ms} ms exceeded"
+    return error_text(
+        "ExecutionTimeout",
+        f"execution timeout of {execution_timeout_ms} ms exceeded",
+        execution_timeout_ms=execution_timeout_ms,
+    )
 
 
 class JobTask(Task):
@@ -52,7 +57,7 @@ class JobTask(Task):
 
 
 def run(task: Task, endpoint_id: str, job_id: str) -> str:
-    """Run one job; returns the status it ended in (or why it did not run)."""
+    """Run one job; returns COMPLETED, or raises what tells Celery how else it ended (workers/outcomes.py)."""
     celery: JobgateCelery = task.app
     ctx = celery.context
     worker = process.current(ctx)
@@ -60,36 +65,50 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
     hard_ms = int((hard_limit or ctx.registry[endpoint_id].execution_timeout_ms / 1000) * 1000)
     # From here a stop for this job (Celery's revoke signal) is remembered, not lost.
     with worker.stopper.taking(job_id):
-        try:
-            previous, job = deliveries.start(ctx, job_id, endpoint_id, worker.id, hard_ms)
-        except NotStarted as refused:
-            return deliveries.refused(ctx.store, refused)
-        if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
-            # Purged, cancelled, expired or already finished: nothing to run.
-            log.info("job %s not run: %s", job_id, previous or "gone")
-            return "SKIPPED"
-        worker.set_state("running", job_id, endpoint_id)
-        try:
-            status = _execute(celery, worker, job)
-        finally:
-            worker.set_state("idle")
+        ended = _take_and_run(celery, worker, job_id, endpoint_id, hard_ms)
     if worker.recycle_requested:
         worker.recycle()
-    return status
+    return tell_celery(task, ended)
 
 
-def _end(celery: JobgateCelery, job: Job, status: JobStatus, *, output: Any = MISSING, error: str | None = None) -> str:
-    """Record a terminal state (unless the job already has one) and queue its webhook."""
+def _take_and_run(
+    celery: JobgateCelery, worker: process.WorkerProcess, job_id: str, endpoint_id: str, hard_ms: int
+) -> Ended:
+    ctx = celery.context
+    try:
+        previous, job = deliveries.start(ctx, job_id, endpoint_id, worker.id, hard_ms)
+    except NotStarted as refused:
+        return deliveries.refused(ctx.store, refused)
+    if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
+        # Purged, cancelled, expired or already finished: nothing to run.
+        log.info("job %s not run: %s", job_id, previous or "gone")
+        if job is None:
+            return Ended(REMOVED)
+        return Ended(JobStatus.CANCELLED.value if previous is JobStatus.CANCELLED else SKIPPED)
+    worker.set_state("running", job_id, endpoint_id)
+    try:
+        return _execute(celery, worker, job)
+    finally:
+        worker.set_state("idle")
+
+
+def _end(
+    celery: JobgateCelery, job: Job, status: JobStatus, *, output: Any = MISSING, error: str | None = None
+) -> Ended:
+    """Record a terminal state (unless the job already has one) and queue its webhook; how it ended."""
     store = celery.context.store
     fields: dict[str, Any] = {"error": error}
     if output is not MISSING:
         fields["output"] = output
     if store.finish(job, status, **fields):
         queue_webhook(celery, store, job)
-    return status.value
+        return Ended(status.value, error)
+    # Ended another way meanwhile (a /cancel while the handler failed, say): report that.
+    now = store.get(job.id)
+    return Ended(now.status.value, now.error) if now is not None else Ended(REMOVED)
 
 
-def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> str:
+def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> Ended:
     store = celery.context.store
     index = itertools.count()
 
@@ -123,12 +142,13 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
             return _fail(celery, worker, job, refused)
         if stop.reason == stopper.EXPIRED:
             store.remove(job)
-            return "REMOVED"
-        return _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
+            return Ended(REMOVED)
+        _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
+        return Ended(JobStatus.CANCELLED.value, revoked_by_celery=stop.by_signal)
     except SoftTimeLimitExceeded:
         return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
     except (HandlerLoadError, ChunkTooLarge) as exc:
-        return _end(celery, job, JobStatus.FAILED, error=str(exc))
+        return _end(celery, job, JobStatus.FAILED, error=error_text(type(exc).__name__, str(exc), worker_id=worker.id))
     except OutputRefused as exc:  # a stream chunk
         return _fail(celery, worker, job, exc)
     except JSONRefused as exc:  # the error object a handler returned
@@ -148,7 +168,7 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
     return _end(celery, job, JobStatus.COMPLETED, output=None if output is MISSING else output)
 
 
-def _fail(celery: JobgateCelery, worker: process.WorkerProcess, job: Job, refused: OutputRefused) -> str:
+def _fail(celery: JobgateCelery, worker: process.WorkerProcess, job: Job, refused: OutputRefused) -> Ended:
     """End a job whose handler produced something that cannot be stored."""
     log.error("job %s on %s failed: %s", job.id, job.endpoint, refused.message)
     return _end(celery, job, JobStatus.FAILED, error=refused.error(worker.id))
@@ -156,7 +176,7 @@ def _fail(celery: JobgateCelery, worker: process.WorkerProcess, job: Job, refuse
 
 def register(celery: JobgateCelery) -> None:
     """Register the task and the pool-process hooks on ``celery``."""
-    celery.task(name=TASK_NAME, bind=True, base=JobTask, ignore_result=True)(run)
+    celery.task(name=TASK_NAME, bind=True, base=JobTask, ignore_result=True, throws=THROWS)(run)
     context: Context = celery.context
 
     def on_process_init(**_: Any) -> None:

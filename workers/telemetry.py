@@ -21,6 +21,7 @@ from celery.signals import task_postrun, task_prerun, worker_process_init, worke
 
 from app.core import logs
 from app.core.contract import TASK_NAME
+from app.core.settings import DEFAULT_HOST
 from app.store.metrics import EXECUTION_BUCKETS_S
 
 from . import process
@@ -69,7 +70,7 @@ class _RetryingCollector:
         return []
 
 
-def serve(port: int, host: str = "0.0.0.0") -> int:
+def serve(port: int, host: str = DEFAULT_HOST) -> int:
     """Serve this node's metrics on ``port``; the port, or 0 when it cannot be bound."""
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
@@ -173,7 +174,8 @@ class JobObserver:
             return
         began, token = started
         seconds = time.monotonic() - began
-        status = retval if isinstance(retval, str) else "ERROR"
+        # A job that did not complete ends its task with an exception naming its status (workers/outcomes.py).
+        status = retval if isinstance(retval, str) else getattr(retval, "status", "ERROR")
         self.busy.dec()
         self.jobs.labels(args[0], status).inc()
         if status != "SKIPPED":

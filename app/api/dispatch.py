@@ -18,7 +18,7 @@ from ..core.contract import STOP_SIGNAL_NAME, job_message
 from ..core.destinations import DestinationRefused
 from ..core.endpoints import Endpoint
 from ..core.errors import BadRequest, ServiceUnavailable
-from ..core.job import Job
+from ..core.job import Job, error_text
 from ..core.states import JobStatus
 from ..store import broker
 from ..store.context import Context
@@ -93,7 +93,10 @@ class Dispatcher:
         except OperationalError as exc:
             # The record exists but no worker will see it: end it rather than leave it queued.
             self.store.finish(
-                job, JobStatus.FAILED, error=f"could not queue the job: {exc}", allowed_from=(JobStatus.IN_QUEUE,)
+                job,
+                JobStatus.FAILED,
+                error=error_text("QueueUnavailable", f"could not queue the job: {exc}"),
+                allowed_from=(JobStatus.IN_QUEUE,),
             )
             raise ServiceUnavailable(
                 "the job queue is unreachable; try again", headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)}

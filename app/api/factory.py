@@ -12,10 +12,10 @@ from ..core import logs
 from ..core.settings import Settings
 from ..core.strictjson import JSONLimits
 from ..store.context import Context
-from . import admission, errors, json_provider, metrics
+from . import admission, console, errors, json_provider, metrics
 from .errors import Api
 from .gateway import Gateway
-from .views import endpoint, jobs, openai, requests, stream, workers
+from .views import catalog, endpoint, jobs, openai, requests, stream, workers
 
 DOCS_ASSETS = "/docs/assets/"
 BLUEPRINTS = (jobs.blp, stream.blp, endpoint.blp, openai.blp, requests.blp, workers.blp)
@@ -64,7 +64,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, context: C
     ]
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint, parameters=endpoint_param)
+    api.register_blueprint(catalog.blp)
     app.register_blueprint(metrics.blueprint)
+    app.register_blueprint(console.blueprint)
     app.add_url_rule(
         DOCS_ASSETS + "<path:filename>",
         "docs_assets",

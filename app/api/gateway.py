@@ -30,7 +30,8 @@ class Gateway:
         self.limiter = context.limiter
         self.celery = make_producer(context)
         self.dispatcher = Dispatcher(self.celery, context)
-        self.waiter = CompletionWaiter(self.redis, context.keys.done_channel, context.keys.chunk_channel)
+        keys = context.keys
+        self.waiter = CompletionWaiter(self.redis, keys.done_channel, keys.chunk_channel, keys.progress_channel)
         self.reaper = Reaper(context, self.dispatcher)
 
     @classmethod

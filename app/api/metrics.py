@@ -98,15 +98,22 @@ class FleetCollector:
         refused = CounterMetricFamily(
             "jobgate_rate_limited", "Requests refused by a rate limit", labels=["endpoint", "operation"]
         )
+        lost = CounterMetricFamily(
+            "jobgate_job_runs_lost",
+            "Job runs lost with their worker (a killed pool process, a lost host): each job was delivered again",
+            labels=["endpoint"],
+        )
         for eid, fields in raw.items():
             if eid in ids:
                 for status in TERMINAL_STATUSES:
                     jobs.add_metric([eid, status], int(fields.get(f"jobs:{status}", 0)))
+                lost.add_metric([eid], int(fields.get("runs:lost", 0)))
             for name, value in sorted(fields.items()):
                 if name.startswith("ratelimited:"):
                     refused.add_metric([eid, name.partition(":")[2]], int(value))
         known = {eid: raw[eid] for eid in ids}
         yield jobs
+        yield lost
         yield refused
         yield _histogram("jobgate_job_delay_seconds", "Time jobs waited in the queue", DELAY_BUCKETS_S, known, "delay")
         yield _histogram(

@@ -74,6 +74,21 @@ def response_body(output: Any) -> Any:
     return output
 
 
+# What each route's answer must hold for OpenAI's clients (a list under this key).
+_BODY_LIST = {"/v1/chat/completions": "choices", "/v1/completions": "choices", "/v1/models": "data"}
+
+
+def not_openai(route: str, body: Any) -> str | None:
+    """Why ``body`` is not an OpenAI answer to ``route`` (say, an endpoint that is not OpenAI-compatible), or None."""
+    key = _BODY_LIST.get(route)
+    if key is None or (isinstance(body, dict) and isinstance(body.get(key), list)):
+        return None
+    return (
+        f"the endpoint's handler answered {route} with something that is not an OpenAI response body "
+        f"(it has no {key!r} list); this route needs an OpenAI-compatible handler, such as vLLM's worker"
+    )
+
+
 def _status_of(obj: dict[str, Any]) -> int:
     for name in ("code", "status", "status_code"):
         value = obj.get(name)

@@ -89,7 +89,14 @@ class Reaper:
         lock_ms = max(1, self.interval_s) * 1000
         if not self.redis.set(self.keys.reaper_lock(), os.getpid(), nx=True, px=lock_ms):
             return []
+        self.sample_depths()
         return self.sweep()
+
+    def sample_depths(self) -> None:
+        """Record every endpoint's queue depth for the console's plots (one pass an interval)."""
+        at = now_ms()
+        depths = {eid: self.store.queue_depth(eid) for eid in self.registry.ids()}
+        self.context.metrics.sample_depths(depths, at)
 
     def sweep(self, at_ms: int | None = None) -> list[str]:
         """Update the suspects and take back those suspected long enough; the ids taken back."""

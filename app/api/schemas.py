@@ -161,3 +161,52 @@ class WorkerSchema(Schema):
 
 class WorkerListSchema(Schema):
     workers = fields.List(fields.Nested(WorkerSchema), required=True)
+
+
+class KeyInfoSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The key's id (`bootstrap` for a JOBGATE_API_KEYS key)"})
+    readOnly = fields.Boolean(required=True, metadata={"description": "Whether the key may only read"})
+
+
+class EndpointInfoSchema(Schema):
+    id = fields.String(required=True)
+
+
+class EndpointListSchema(Schema):
+    key = fields.Nested(KeyInfoSchema, required=True)
+    endpoints = fields.List(
+        fields.Nested(EndpointInfoSchema), required=True, metadata={"description": "The endpoints this key may call"}
+    )
+
+
+class TimelineQuerySchema(Schema):
+    minutes = fields.Integer(
+        load_default=30, validate=validate.Range(1, 30), metadata={"description": "How many minutes back (1-30)"}
+    )
+
+
+class PercentilesSchema(Schema):
+    p50 = fields.Integer(required=True)
+    p95 = fields.Integer(required=True)
+
+
+class MinuteSchema(Schema):
+    start = fields.Integer(required=True, metadata={"description": "The minute's start, ms since the epoch"})
+    queueDepth = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Jobs queued (sampled); null when not sampled"}
+    )
+    completed = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    timedOut = fields.Integer(required=True)
+    cancelled = fields.Integer(required=True)
+    delayMs = fields.Nested(
+        PercentilesSchema, required=True, allow_none=True, metadata={"description": "Of jobs started that minute"}
+    )
+    executionMs = fields.Nested(
+        PercentilesSchema, required=True, allow_none=True, metadata={"description": "Of jobs ended that minute"}
+    )
+
+
+class TimelineSchema(Schema):
+    bucketSeconds = fields.Integer(required=True)
+    buckets = fields.List(fields.Nested(MinuteSchema), required=True, metadata={"description": "Oldest first"})

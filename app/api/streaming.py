@@ -1,4 +1,4 @@
-"""Streamed output: /stream's deliver-once polling and its Server-Sent Events mode.
+"""Streamed output: /stream's deliver-once polling and its Server-Sent Events mode; /status's events.
 
 Chunks live in a Redis list per job (written by the worker, see JobStore.push_chunk).
 Polling hands each chunk out once, through a cursor kept next to the list; Server-Sent
@@ -102,6 +102,42 @@ def event_response(gateway: Gateway, job_id: str, last_event_id: str | None) -> 
     start = resume_index(last_event_id)
     return Response(
         events(gateway, job_id, start),
+        mimetype=EVENT_STREAM,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def status_events(gateway: Gateway, job_id: str) -> Iterator[str]:
+    """One ``status`` event each time the job changes (state, progress, error, retries), the last once it ends."""
+    shown: tuple[Any, ...] | None = None
+    with gateway.waiter.watch(job_id) as changed:
+        while True:
+            changed.clear()
+            job = gateway.store.get(job_id)
+            if job is None:
+                yield _event("error", JobNotFound(job_id).to_dict())
+                return
+            body = job.to_status()
+            # executionTime grows by itself: a change is in what the job says, not in its clock.
+            now = (
+                body["status"],
+                json.dumps(body.get("output"), sort_keys=True),
+                body.get("error"),
+                body.get("retries"),
+            )
+            if now != shown:
+                shown = now
+                yield _event("status", body)
+            if job.status.is_terminal():
+                return
+            if not changed.wait(KEEPALIVE_S):
+                yield ": keepalive\n\n"
+
+
+def status_event_response(gateway: Gateway, job_id: str) -> Response:
+    """The Server-Sent Events reply following one job's status."""
+    return Response(
+        status_events(gateway, job_id),
         mimetype=EVENT_STREAM,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -16,16 +16,29 @@ def build_parser() -> argparse.ArgumentParser:
     from workers import command, flower
 
     from ..client import cli as client_cli
-    from . import keys, redis
+    from . import keys, ready, redis
 
     parser = argparse.ArgumentParser(prog="jobgate", description="Serverless jobs on your own GPU hosts")
+    parser.add_argument("--version", action="version", version=f"jobgate {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     redis.add_parser(sub)
     command.add_parser(sub)
     keys.add_parser(sub)
     flower.add_parser(sub)
+    ready.add_parser(sub)
     client_cli.add_parsers(sub)
     return parser
+
+
+def version() -> str:
+    """The installed jobgate's version (the source tree's when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("jobgate")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,8 +61,11 @@ def follow(client: Client, endpoint: str, job: Job, args: argparse.Namespace, li
     def show(j: Job) -> None:
         line.update(j.status, j.output if j.status == "IN_PROGRESS" and j.has_output else NO_PROGRESS)
 
+    args.following = (endpoint, job.id)  # for the Ctrl-C message
     try:
-        show(job)
+        # An ended job gets its one summary line, no progress line before it.
+        if not job.terminal:
+            show(job)
         final = job if job.terminal else client.wait(endpoint, job.id, timeout_s=args.timeout, on_update=show)
     except WaitTimeout as exc:
         line.close(f"jobgate: gave up waiting: {exc}")
@@ -79,6 +82,7 @@ def follow(client: Client, endpoint: str, job: Job, args: argparse.Namespace, li
 def follow_stream(client: Client, endpoint: str, job_id: str, args: argparse.Namespace) -> int:
     """Print each streamed chunk's output as one JSON line as it arrives, then the outcome."""
     line = ProgressLine(job_id)
+    args.following = (endpoint, job_id)
     try:
         for chunk in client.iter_stream(endpoint, job_id, timeout_s=args.timeout, on_status=line.update):
             line.note(compact(chunk), to=sys.stdout)
@@ -107,6 +111,7 @@ def _policy(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def cmd_run(client: Client, args: argparse.Namespace) -> int:
     job = client.run(args.endpoint, parse_input(args.input), webhook=args.webhook, policy=_policy(args))
+    args.following = (args.endpoint, job.id)
     if args.stream:
         return follow_stream(client, args.endpoint, job.id, args)
     if args.wait:
@@ -118,7 +123,8 @@ def cmd_run(client: Client, args: argparse.Namespace) -> int:
 def cmd_runsync(client: Client, args: argparse.Namespace) -> int:
     job_input = parse_input(args.input)
     line = ProgressLine("runsync")
-    line.update("WAITING")
+    if line.live:
+        line.update("WAITING")  # a spinner on a terminal; in a log, only the outcome's line
     try:
         job = client.runsync(
             args.endpoint, job_input, wait_ms=args.sync_wait, webhook=args.webhook, policy=_policy(args)
@@ -182,6 +188,42 @@ def cmd_health(client: Client, args: argparse.Namespace) -> int:
         print_json(health)
     else:
         print(health_table(args.endpoint, health))
+    return EXIT_OK
+
+
+def table(columns: list[str], rows: list[list[Any]]) -> str:
+    """Rows under a header, each column as wide as its widest cell."""
+    cells = [columns] + [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def cmd_requests(client: Client, args: argparse.Namespace) -> int:
+    status = [s.strip() for value in args.status or [] for s in value.split(",") if s.strip()]
+    page = client.requests(args.endpoint, status=status, limit=args.limit, cursor=args.cursor)
+    if args.json:
+        print_json(page)
+        return EXIT_OK
+    rows = [
+        [r["id"], r["status"], r["createdAt"], r["delayTime"], r["executionTime"], r["workerId"], r["retries"]]
+        for r in page["requests"]
+    ]
+    columns = ["ID", "STATUS", "CREATED", "DELAY_MS", "EXEC_MS", "WORKER", "RETRIES"]
+    print(table(columns, rows) if rows else f"{args.endpoint}: no job")
+    if page.get("nextCursor"):
+        print(f"more: jobgate requests {args.endpoint} --cursor {page['nextCursor']}")
+    return EXIT_OK
+
+
+def cmd_workers(client: Client, args: argparse.Namespace) -> int:
+    workers = client.workers(args.endpoint)
+    if args.json:
+        print_json({"workers": workers})
+        return EXIT_OK
+    rows = [
+        [w["id"], w["state"], w.get("jobId"), (w.get("gpu") or {}).get("name", "CPU"), w.get("host")] for w in workers
+    ]
+    print(table(["ID", "STATE", "JOB", "GPU", "HOST"], rows) if rows else f"{args.endpoint}: no live worker")
     return EXIT_OK
 
 
@@ -251,6 +293,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _timeout_option(p)
     p = add("purge", cmd_purge, "drop the endpoint's queued jobs")
     p.add_argument("--json", action="store_true", help="print the raw JSON reply")
+    p = add("requests", cmd_requests, "list the endpoint's jobs, newest first (a table, or --json)")
+    p.add_argument("--status", action="append", help="only jobs in these states (repeat it, or comma-separated)")
+    p.add_argument("--limit", type=int, default=20, help="jobs per page (1-500; default 20)")
+    p.add_argument("--cursor", default=None, help="the page after this cursor (printed under a full page)")
+    p.add_argument("--json", action="store_true", help="print the raw JSON reply")
+    p = add("workers", cmd_workers, "list the endpoint's live workers (a table, or --json)")
+    p.add_argument("--json", action="store_true", help="print the raw JSON reply")
     p = add("health", cmd_health, "show job counts and workers by state")
     p.add_argument("--json", action="store_true", help="print the raw JSON reply")
 
@@ -269,8 +318,25 @@ def run_command(func: Callable[[Client, argparse.Namespace], int], args: argpars
     except ClientError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
-        print("\njobgate: interrupted (the job goes on)", file=sys.stderr)
+        print(f"\n{interrupted(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves behind: the job goes on; its id, and how to cancel it."""
+    following = getattr(args, "following", None)
+    if following is not None:
+        endpoint, job_id = following
+        return (
+            f"jobgate: interrupted; job {job_id} goes on. Follow it: jobgate status {endpoint} {job_id} --wait; "
+            f"cancel it: jobgate cancel {endpoint} {job_id}"
+        )
+    if getattr(args, "command", None) == "runsync":
+        return (
+            "jobgate: interrupted before the gateway named the job; it goes on. Find it: "
+            f"jobgate requests {args.endpoint} --status IN_QUEUE,IN_PROGRESS"
+        )
+    return "jobgate: interrupted"
 
 
 def _fail(message: str) -> int:

@@ -9,6 +9,7 @@ print(job.status, job.output)
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -28,6 +29,12 @@ CONNECT_TIMEOUT_S = 5.0
 # Read timeout beyond a held call's own wait.
 READ_MARGIN_S = 30.0
 _UNSET: Any = object()
+# The gateway's longest silence on an event stream (app/api/waiting.py IDLE_S): a keepalive follows.
+EVENTS_IDLE_S = 15.0
+
+
+class _NotEvents(Exception):
+    """The gateway answered /status with JSON: it has no status events."""
 
 
 class ClientError(Exception):
@@ -221,11 +228,76 @@ class Client:
         timeout_s: float | None = None,
         on_update: Callable[[Job], None] | None = None,
     ) -> Job:
-        """Follow a job until it ends; ``on_update`` sees it about once a second (with progress).
+        """Follow a job until it ends; ``on_update`` sees each change (state, every progress value).
 
-        Raises WaitTimeout when ``timeout_s`` passes first.
+        Follows /status as Server-Sent Events (one event per change); a gateway that answers JSON
+        instead is polled with status-sync. Raises WaitTimeout when ``timeout_s`` passes first.
         """
         started = time.monotonic()
+        latest: Job | None = None
+        while True:
+            remaining = None if timeout_s is None else timeout_s - (time.monotonic() - started)
+            if remaining is not None and remaining <= 0:
+                raise WaitTimeout(latest or self.status(endpoint, job_id), time.monotonic() - started)
+            try:
+                for job in self._status_events(endpoint, job_id, remaining):
+                    latest = job
+                    if on_update:
+                        on_update(job)
+                    if job.terminal:
+                        return job
+                    if timeout_s is not None and time.monotonic() - started >= timeout_s:
+                        raise WaitTimeout(job, time.monotonic() - started)
+            except _NotEvents:
+                return self._poll(endpoint, job_id, started, timeout_s, on_update)
+            except (requests.ConnectionError, requests.Timeout):
+                continue  # a dropped or quiet connection: follow again (the timeout is checked first)
+
+    def _status_events(self, endpoint: str, job_id: str, remaining_s: float | None) -> Iterator[Job]:
+        """The job now and at each change, as /status's Server-Sent Events."""
+        url = f"{self.url}/v2/{endpoint}/status/{job_id}"
+        # The gateway sends a keepalive at least every IDLE_S: a longer silence is a lost connection.
+        read_s = EVENTS_IDLE_S + 5 if remaining_s is None else min(EVENTS_IDLE_S + 5, remaining_s + 0.5)
+        try:
+            r = self.session.get(
+                url, headers={"Accept": "text/event-stream"}, stream=True, timeout=(CONNECT_TIMEOUT_S, read_s)
+            )
+        except requests.RequestException as exc:
+            if isinstance(exc, requests.Timeout):
+                raise
+            raise GatewayUnreachable(f"cannot reach the gateway at {self.url}: {_reason(exc)}") from exc
+        with r:
+            if r.status_code >= 400 or not r.headers.get("Content-Type", "").startswith("text/event-stream"):
+                if r.status_code >= 400:
+                    data = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else None
+                    message = data.get("error") if isinstance(data, dict) else None
+                    raise ApiError(r.status_code, message or r.reason or "error", data)
+                raise _NotEvents
+            name, data_lines = "message", list[str]()
+            for raw in r.iter_lines():
+                line = raw.decode() if isinstance(raw, bytes) else raw
+                if line == "":
+                    if data_lines:
+                        body = json.loads("\n".join(data_lines))
+                        if name == "error":
+                            raise ApiError(int(body.get("code", 404)), body.get("error", "error"), body)
+                        if name == "status":
+                            yield Job.from_reply(body)
+                    name, data_lines = "message", []
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data_lines.append(line[5:].lstrip())
+
+    def _poll(
+        self,
+        endpoint: str,
+        job_id: str,
+        started: float,
+        timeout_s: float | None,
+        on_update: Callable[[Job], None] | None,
+    ) -> Job:
+        """Follow a job with status-sync calls (a gateway without status events)."""
         while True:
             job = self.status_sync(endpoint, job_id, FOLLOW_POLL_MS)
             if on_update:
@@ -234,6 +306,21 @@ class Client:
                 return job
             if timeout_s is not None and time.monotonic() - started >= timeout_s:
                 raise WaitTimeout(job, time.monotonic() - started)
+
+    def requests(
+        self, endpoint: str, *, status: list[str] | None = None, limit: int = 50, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """A page of the endpoint's jobs, newest first: ``{"requests": [...], "nextCursor": ...}``."""
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = ",".join(status)
+        if cursor:
+            params["cursor"] = cursor
+        return self._call("GET", f"{endpoint}/requests", params=params)
+
+    def workers(self, endpoint: str) -> list[dict[str, Any]]:
+        """The endpoint's live workers (id, host, GPU, state, current job, last heartbeat)."""
+        return list(self._call("GET", f"{endpoint}/workers")["workers"])
 
     def iter_stream(
         self,

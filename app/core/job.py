@@ -14,6 +14,15 @@ from .states import JobStatus
 MISSING: Any = object()
 
 
+def error_text(error_type: str, message: str, **details: Any) -> str:
+    """A failed job's ``error``: one shape whatever failed, RunPod's for a handler exception.
+
+    A JSON string with ``error_type`` and ``error_message``, and any details (``hostname``,
+    ``worker_id``, ``deliveries``...). A handler that returns ``{"error": ...}`` sets its own.
+    """
+    return json.dumps({"error_type": error_type, "error_message": message, **details})
+
+
 def new_job_id(sync: bool = False) -> str:
     """A random, unguessable job id (``sync-`` prefixed for /runsync, as RunPod does)."""
     return ("sync-" if sync else "") + str(uuid.uuid4())

@@ -27,6 +27,8 @@ class Operation(str, Enum):
     HEALTH = "health"
     OPENAI = "openai"
     REQUESTS = "requests"
+    JOB = "job"
+    TIMELINE = "timeline"
     WORKERS = "workers"
 
     def __str__(self) -> str:
@@ -36,7 +38,17 @@ class Operation(str, Enum):
 # Operations that put a job on the endpoint's queue.
 SUBMITTING = frozenset({Operation.RUN, Operation.RUNSYNC})
 # Operations a read-only key may call: reading state, never changing it.
-READ_ONLY = frozenset({Operation.STATUS, Operation.STATUS_SYNC, Operation.STREAM, Operation.HEALTH, Operation.REQUESTS})
+READ_ONLY = frozenset(
+    {
+        Operation.STATUS,
+        Operation.STATUS_SYNC,
+        Operation.STREAM,
+        Operation.HEALTH,
+        Operation.REQUESTS,
+        Operation.JOB,
+        Operation.TIMELINE,
+    }
+)
 
 MIB = 1024 * 1024
 WINDOW_S = 10
@@ -76,6 +88,9 @@ DEFAULT_LIMITS: Mapping[Operation, OperationLimit] = {
     Operation.HEALTH: _op(2000),
     Operation.OPENAI: _op(2000, 400, 20 * MIB),
     Operation.REQUESTS: _op(10, 2),
+    # The console's reads: one job with its input (as status), and the plots' minutes (as health).
+    Operation.JOB: _op(2000, 400),
+    Operation.TIMELINE: _op(2000),
 }
 # An operation missing from the table (a view added later) still gets the body cap.
 UNLISTED = OperationLimit()

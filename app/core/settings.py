@@ -12,6 +12,9 @@ from typing import Any
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PORT = 8000
+# Loopback unless JOBGATE_HOST says otherwise: a development stack on a host with a public
+# address must not take work from anyone (the deploy files bind 0.0.0.0 explicitly).
+DEFAULT_HOST = "127.0.0.1"
 DEFAULT_ENDPOINTS_FILE = "endpoints.toml"
 DEFAULT_RESULT_TTL_ASYNC_S = 30 * 60
 DEFAULT_RESULT_TTL_SYNC_S = 60
@@ -63,6 +66,7 @@ class Settings:
 
     redis_url: str = DEFAULT_REDIS_URL
     api_keys: tuple[str, ...] = ()
+    host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     endpoints_file: str = DEFAULT_ENDPOINTS_FILE
     result_ttl_async_s: int = DEFAULT_RESULT_TTL_ASYNC_S

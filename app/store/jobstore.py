@@ -16,7 +16,7 @@ from ..core.settings import Settings
 from ..core.states import JobStatus
 from ..core.strictjson import JSONLimits, dump, ensure_headroom
 from .keys import Keys
-from .metrics import JobMetrics
+from .metrics import TIMELINE_WINDOW_S, JobMetrics
 from .scripts import Scripts
 
 STATS_BUCKET_S = 60
@@ -89,7 +89,8 @@ class JobStore:
 
     @property
     def _stats_ttl_s(self) -> int:
-        return self.settings.health_window_s + 2 * STATS_BUCKET_S
+        # /health's window, and at least the console's 30 minutes of plots (app/store/timeline.py).
+        return max(self.settings.health_window_s, TIMELINE_WINDOW_S) + 2 * STATS_BUCKET_S
 
     # -- gateway side --------------------------------------------------------
     def create(
@@ -413,12 +414,16 @@ class JobStore:
             raise NotStarted(previous, job)
         if previous == JobStatus.IN_QUEUE.value:
             self._observe(self.metrics.job_started, endpoint, at - job.queued_ms)
+        elif previous == JobStatus.IN_PROGRESS.value:
+            # Delivered again while recorded as running: its previous run was lost with its worker.
+            self._observe(self.metrics.run_lost, endpoint)
         return JobStatus(previous), job
 
     def progress(self, job_id: str, value: Any) -> bool:
         """Show ``value`` as a running job's output; ignored once the job has ended."""
+        k = self.keys
         text = dump(value, root="progress", limits=self.json_limits)
-        return bool(self.scripts["progress"](keys=[self.keys.job(job_id)], args=[text]))
+        return bool(self.scripts["progress"](keys=[k.job(job_id)], args=[text, k.progress_channel, job_id]))
 
     def push_chunk(self, job: Job, chunk: Any, index: int) -> bool:
         """Append chunk number ``index`` of a running job; False once the job was stopped.

@@ -11,6 +11,8 @@ class Keys:
         self.done_channel = f"{prefix}:done"
         # Pub/sub: a job id, published each time a streaming job appends a chunk.
         self.chunk_channel = f"{prefix}:chunk"
+        # Pub/sub: a job id, published each time a running job reports progress.
+        self.progress_channel = f"{prefix}:progress"
 
     def job(self, job_id: str) -> str:
         """Hash: one job's record (state, input, output, timings)."""
@@ -64,6 +66,10 @@ class Keys:
     def api_key(self, key_id: str) -> str:
         """Hash: one stored API key (its SHA-256, scopes). Expires only if created with an expiry."""
         return f"{self.prefix}:apikey:{key_id}"
+
+    def timeline(self, endpoint: str, minute: int) -> str:
+        """Hash: one minute of an endpoint's delay and execution histograms and queue depth (console plots)."""
+        return f"{self.prefix}:timeline:{endpoint}:{minute}"
 
     def metrics(self, endpoint: str) -> str:
         """Hash: an endpoint's monotonic counters and histogram buckets for /metrics."""

@@ -133,3 +133,56 @@ def test_stream_prints_each_chunk_as_a_json_line(jobgate):
 def test_run_stream_submits_and_prints_chunks(jobgate):
     status, out, _ = jobgate("run", "echo-stream", "-i", '{"chunks": 2}', "--stream")
     assert status == 0 and out.splitlines() == ['{"chunk":0}', '{"chunk":1}']
+
+
+def test_version_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.startswith("jobgate ")
+
+
+def test_an_instant_runsync_prints_one_stderr_line(jobgate):
+    status, _, err = jobgate("runsync", "echo", "-i", '{"x": 1}')
+    assert status == 0 and len(err.splitlines()) == 1 and " COMPLETED in " in err
+
+
+def test_wait_follows_the_job_without_missing_a_progress_value(jobgate):
+    # Five steps 0.3 s apart: a once-a-second poll sees about two of them. The first step comes as
+    # the job starts: follow from a gateway process already listening (a runsync starts its listener).
+    jobgate("runsync", "echo", "-i", "0")
+    status, _, err = jobgate("run", "echo", "-i", '{"progress": 5, "sleep": 0.3}', "--wait")
+    assert status == 0
+    seen = [json.loads(line.split("IN_PROGRESS", 1)[1]) for line in err.splitlines() if '"step"' in line]
+    assert [s["step"] for s in seen] == [1, 2, 3, 4, 5]
+
+
+def test_ctrl_c_while_waiting_names_the_job_and_how_to_cancel_it(jobgate, monkeypatch):
+    from app.client.client import Client
+
+    def interrupt(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Client, "wait", interrupt)
+    status, out, err = jobgate("run", "echo", "-i", '{"sleep": 5}', "--wait")
+    job_id = json.loads(out)["id"] if out.strip() else err.split("job ", 1)[1].split(" ", 1)[0]
+    assert status == 130
+    assert f"job {job_id} goes on" in err and f"jobgate cancel echo {job_id}" in err
+
+
+def test_requests_lists_jobs_as_a_table_or_json(jobgate):
+    _, out, _ = jobgate("runsync", "echo", "-i", '{"x": 1}')
+    job_id = json.loads(out)["id"]
+    status, out, _ = jobgate("requests", "echo", "--status", "COMPLETED")
+    header, row = out.splitlines()[:2]
+    assert status == 0 and header.split()[:2] == ["ID", "STATUS"] and row.split()[:2] == [job_id, "COMPLETED"]
+    status, out, _ = jobgate("requests", "echo", "--json", "--status", "FAILED")
+    assert status == 0 and json.loads(out) == {"requests": [], "nextCursor": None}
+
+
+def test_workers_lists_live_workers_as_a_table_or_json(jobgate):
+    status, out, _ = jobgate("workers", "echo")
+    lines = out.splitlines()
+    assert status == 0 and lines[0].split() == ["ID", "STATE", "JOB", "GPU", "HOST"]
+    assert any(line.startswith("test-worker@") for line in lines[1:])
+    status, out, _ = jobgate("workers", "echo", "--json")
+    assert status == 0 and json.loads(out)["workers"][0]["id"].startswith("test-worker@")

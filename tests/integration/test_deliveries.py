@@ -58,10 +58,12 @@ def test_a_job_that_had_its_bound_of_runs_is_not_started_again(api, gw):
 
 def test_a_job_given_up_is_failed_saying_the_worker_was_lost_that_many_times(api, gw):
     job_id, refused = exhausted(api, gw)
-    assert deliveries.refused(gw.store, refused) == "FAILED"
+    assert deliveries.refused(gw.store, refused).status == "FAILED"
     body = api.get(f"/v2/unserved/status/{job_id}").get_json()
     assert body["status"] == "FAILED" and "worker lost 3 times" in body["error"]
-    json.dumps(body)  # a plain string error, as RunPod's
+    # The shape of a handler exception's error: a JSON string, with the delivery count.
+    error = json.loads(body["error"])
+    assert error["error_type"] == "WorkerLost" and error["deliveries"] == 3 and "worker lost" in error["error_message"]
 
 
 def test_retry_of_a_given_up_job_starts_its_delivery_count_again(api, gw):

@@ -1,4 +1,5 @@
-"""`jobgate flower`: basic auth, a job found by the id /status shows, history kept across a restart."""
+"""`jobgate flower`: basic auth, a job found by the id /status shows, history kept across a restart, and
+a task state that tells the job's truth (failed, timed out and cancelled jobs are not successes)."""
 
 import subprocess
 import sys
@@ -69,6 +70,76 @@ def seen_by_flower(api, flower) -> tuple[str, dict]:
         if task:
             return job_id, task
     pytest.fail("Flower never saw a job")
+
+
+TERMINAL_TASK_STATES = {"SUCCESS", "FAILURE", "REVOKED"}
+
+
+def flower_tasks(flower, job_ids) -> dict[str, dict]:
+    """Flower's tasks of these jobs, once it has a final state for each."""
+
+    def final() -> dict[str, dict] | None:
+        r = requests.get(f"{flower.url}/api/tasks", params={"limit": 1000}, auth=AUTH, timeout=5)
+        tasks = {jid: r.json().get(jid) or {} for jid in job_ids}
+        return tasks if all(t.get("state") in TERMINAL_TASK_STATES for t in tasks.values()) else None
+
+    tasks = wait_until(final, 20, 0.2)
+    assert tasks, f"Flower has no final state for some of {job_ids}"
+    return tasks
+
+
+def ended(api, endpoint, job_id) -> dict:
+    body = api.wait(endpoint, job_id)
+    assert body["status"] in ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED"), body
+    return body
+
+
+def test_flowers_failed_succeeded_and_revoked_counts_equal_health_after_a_mixed_run(api, flower):
+    seen_by_flower(api, flower)  # Flower's event receiver is connected from here on
+    before = api.get("/v2/echo/health").get_json()["jobs"]
+    jobs = [api.run("echo", {"n": n}) for n in range(3)]
+    jobs += [api.run("echo", {"fail": f"failure {n}"}) for n in range(2)]
+    jobs.append(api.run("echo", {"sleep": 30}, policy={"executionTimeout": 5000}))
+    doomed = api.run("echo", {"sleep": 30})
+    wait_until(lambda: api.get(f"/v2/echo/status/{doomed}").get_json()["status"] == "IN_PROGRESS", 10)
+    assert api.post(f"/v2/echo/cancel/{doomed}").get_json()["status"] == "CANCELLED"
+    jobs.append(doomed)
+    for job_id in jobs:
+        ended(api, "echo", job_id)
+
+    states = [t["state"] for t in flower_tasks(flower, jobs).values()]
+    after = api.get("/v2/echo/health").get_json()["jobs"]
+    cancelled = sum(b["cancelled"] for b in api.get("/v2/echo/timeline").get_json()["buckets"])
+    assert after["completed"] - before["completed"] == states.count("SUCCESS") == 3
+    assert after["failed"] - before["failed"] == states.count("FAILURE") == 3  # two exceptions, one timeout
+    assert cancelled == states.count("REVOKED") == 1
+
+
+def test_a_failed_job_is_a_failed_task_in_flower_with_the_jobs_error(api, flower):
+    seen_by_flower(api, flower)
+    job_id = api.run("echo", {"fail": "the model ran out of memory"})
+    error = ended(api, "echo", job_id)["error"]
+    task = flower_tasks(flower, [job_id])[job_id]
+    assert task["state"] == "FAILURE" and task["exception"].startswith("JobFailed(")
+    assert "the model ran out of memory" in task["exception"] and "RuntimeError" in error
+
+
+def test_a_timed_out_job_is_a_failed_task_in_flower(api, flower):
+    seen_by_flower(api, flower)
+    job_id = api.run("echo", {"sleep": 30}, policy={"executionTimeout": 5000})
+    assert ended(api, "echo", job_id)["status"] == "TIMED_OUT"
+    task = flower_tasks(flower, [job_id])[job_id]
+    assert task["state"] == "FAILURE" and "execution timeout of 5000 ms exceeded" in task["exception"]
+
+
+def test_a_job_cancelled_in_the_job_store_alone_is_revoked_in_flower(api, app, flower):
+    """The worker learns of the cancel between chunks (no revoke reached it): it reports the revoke."""
+    seen_by_flower(api, flower)
+    job_id = api.run("echo-stream", {"chunks": 40, "sleep": 0.25})
+    store = app.extensions["jobgate"].store
+    wait_until(lambda: store.get(job_id).status.value == "IN_PROGRESS", 10)
+    assert store.cancel(store.get(job_id))
+    assert flower_tasks(flower, [job_id])[job_id]["state"] == "REVOKED"
 
 
 def test_flower_asks_for_basic_auth(flower):

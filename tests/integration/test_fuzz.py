@@ -24,7 +24,7 @@ EXCLUDED_CHECKS = "positive_data_acceptance"
 
 @pytest.fixture
 def fuzz_gateway(settings, worker, tmp_path):
-    """A gunicorn gateway that sees only ``by-path``, which the session worker serves at once."""
+    """A gunicorn gateway that sees only ``echo-openai``, which the session worker serves at once."""
     port = free_port()
     env = service_env(
         settings,

@@ -85,14 +85,16 @@ def test_handler_named_by_file_path_runs(api):
 def test_handler_that_cannot_load_fails_its_jobs_with_the_reason(api):
     body = api.post("/v2/broken/runsync", json={"input": 1}).get_json()
     assert body["status"] == "FAILED"
-    assert "does_not_exist" in body["error"]
+    error = json.loads(body["error"])  # the shape of a handler exception's error
+    assert error["error_type"] == "HandlerLoadError" and "does_not_exist" in error["error_message"]
 
 
 def test_job_past_its_execution_timeout_is_timed_out(api):
     job_id = api.run("echo", {"sleep": 30}, policy={"executionTimeout": 5000})
     body = api.wait("echo", job_id)
     assert body["status"] == "TIMED_OUT"
-    assert "5000 ms" in body["error"]
+    error = json.loads(body["error"])
+    assert error["error_type"] == "ExecutionTimeout" and "5000 ms" in error["error_message"]
 
 
 def test_handler_ignoring_the_soft_limit_is_killed_at_the_hard_limit(api):

@@ -8,7 +8,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.api import metrics
-from tests.helpers import start_gateway, stop, wait_until
+from tests.helpers import METRIC, alert_rules, dashboard_queries, start_gateway, stop, wait_until
 
 
 def parse(text: str) -> dict[tuple[str, frozenset], float]:
@@ -127,3 +127,21 @@ def test_a_worker_serves_its_own_metrics_summed_over_its_pool_processes(api, pin
         )
 
     assert wait_until(counted, 10)
+
+
+def test_a_run_lost_with_its_worker_is_counted(api, app):
+    store = app.extensions["jobgate"].store
+    job_id = api.run("unserved", {"x": 1})
+    store.start(job_id, "unserved", "w1", 60_000)
+    store.start(job_id, "unserved", "w2", 60_000)  # w1 is gone: delivered again
+    assert value(scrape(api), "jobgate_job_runs_lost_total", endpoint="unserved") == 1
+
+
+def test_every_gateway_metric_the_dashboard_and_alerts_read_is_exported(api):
+    read = {m for q in dashboard_queries() + [r["expr"] for r in alert_rules()] for m in METRIC.findall(q)}
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    text = api.http.get("/metrics").get_data(as_text=True)
+    # Every family, samples or not (a counter of refusals has none until a request is refused).
+    scraped = {f.name + s for f in text_string_to_metric_families(text) for s in suffixes.get(f.type, ("",))}
+    gateway = {m for m in read if not m.startswith("jobgate_worker_")}
+    assert gateway <= scraped, f"not on /metrics: {gateway - scraped}"

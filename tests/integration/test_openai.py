@@ -120,16 +120,33 @@ def test_stream_chunks_reach_the_caller_before_the_job_ends(gateway_url, api):
     assert api.get(f"/v2/slow-openai/status/{job_id}").get_json()["status"] == "COMPLETED"
 
 
+def job_input_of(api, response) -> dict:
+    """The input of the job behind an OpenAI call (echo's output is its input)."""
+    return api.get(f"/v2/echo/requests/{response.headers['X-Request-Id']}").get_json()["input"]
+
+
 def test_job_input_is_the_openai_route_and_the_body(api):
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.5}
     r = api.post("/v2/echo/openai/v1/chat/completions", json=body)
-    assert r.status_code == 200
-    assert r.get_json() == {"echo": {"openai_route": "/v1/chat/completions", "openai_input": body}}
+    assert job_input_of(api, r) == {"openai_route": "/v1/chat/completions", "openai_input": body}
 
 
 def test_models_job_input_is_null(api):
     r = api.get("/v2/echo/openai/v1/models")
-    assert r.get_json() == {"echo": {"openai_route": "/v1/models", "openai_input": None}}
+    assert job_input_of(api, r) == {"openai_route": "/v1/models", "openai_input": None}
+
+
+def test_a_handler_answer_that_is_not_an_openai_body_is_a_502_saying_so(api):
+    r = api.post("/v2/echo/openai/v1/chat/completions", json={"model": "m", "messages": []})
+    error = r.get_json()["error"]
+    assert r.status_code == 502 and error["type"] == "server_error" and error["code"] == 502
+    assert "not an OpenAI response body" in error["message"] and "'choices'" in error["message"]
+
+
+def test_the_openai_client_on_a_non_openai_endpoint_raises_instead_of_returning_nothing(gateway_url):
+    with pytest.raises(openai.InternalServerError) as raised:
+        client_for(gateway_url, endpoint="echo").chat.completions.create(model="m", messages=MESSAGES)
+    assert raised.value.status_code == 502 and "not an OpenAI response body" in str(raised.value)
 
 
 def test_answer_carries_the_job_id(api):

@@ -1,4 +1,4 @@
-"""An endpoint's own operations: ``/health`` and ``/purge-queue``."""
+"""An endpoint's own operations: ``/health``, ``/purge-queue`` and ``/timeline`` (the console's plots)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Any
 
 from ...core.clock import now_ms
 from ...core.limits import Operation
+from ...store.metrics import TIMELINE_BUCKET_S
+from ...store.timeline import Timeline
 from ..blueprint import Blueprint
 from ..gateway import current_gateway
-from ..schemas import HealthSchema, PurgeSchema
+from ..schemas import HealthSchema, PurgeSchema, TimelineQuerySchema, TimelineSchema
 
 blp = Blueprint("endpoint", __name__, url_prefix="/v2/<endpoint_id>", description="The endpoint's queue and workers")
 
@@ -31,3 +33,17 @@ def health(endpoint_id: str) -> dict[str, Any]:
     gw = current_gateway()
     endpoint = gw.endpoint(endpoint_id)
     return {"jobs": gw.store.counts(endpoint.id), "workers": gw.fleet.counts(endpoint.id, now_ms())}
+
+
+@blp.route("/timeline", methods=["GET"])
+@blp.operation(Operation.TIMELINE)
+@blp.arguments(TimelineQuerySchema, location="query")
+@blp.response(200, TimelineSchema)
+def timeline(query: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
+    """The last minutes, one bucket a minute: queue depth, jobs ended by outcome, delay and execution p50/p95."""
+    gw = current_gateway()
+    endpoint = gw.endpoint(endpoint_id)
+    buckets = Timeline(gw.redis, gw.context.keys).read(
+        endpoint.id, query["minutes"], now_ms(), gw.store.queue_depth(endpoint.id)
+    )
+    return {"bucketSeconds": TIMELINE_BUCKET_S, "buckets": buckets}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
+
 from ...core.errors import BadRequest, JobNotFound
 from ...core.limits import Operation
 from ...core.states import RETRYABLE, JobStatus
+from .. import streaming
 from ..blueprint import Blueprint
 from ..gateway import current_gateway
 from ..schemas import JobSchema, JobSubmittedSchema, RunRequestSchema, StatusQuerySchema, WaitQuerySchema
@@ -43,12 +46,20 @@ def runsync(body: dict[str, Any], query: dict[str, Any], endpoint_id: str) -> di
 @blp.operation(Operation.STATUS)
 @blp.arguments(StatusQuerySchema, location="query")
 @blp.response(200, JobSchema)
-def status(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[str, Any]:
-    """A job's state, timings and output or error; ``ttl`` resets its retention."""
+def status(query: dict[str, Any], endpoint_id: str, job_id: str) -> Any:
+    """A job's state, timings and output or error; ``ttl`` resets its retention.
+
+    With ``Accept: text/event-stream`` the answer is Server-Sent Events instead: one ``status``
+    event (``data`` the job as this operation shows it) now and each time the job changes (its
+    state, its progress value, its error or its retries), the last one once it has ended. A
+    follower sees every progress value (``jobgate ... --wait`` follows a job so).
+    """
     gw = current_gateway()
     job = gw.job(endpoint_id, job_id)
     if "ttl" in query:
         gw.store.set_retention(job, query["ttl"])
+    if streaming.wants_events(request):
+        return streaming.status_event_response(gw, job.id)
     return job.to_status()
 
 

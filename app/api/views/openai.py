@@ -24,7 +24,7 @@ from ...core.limits import Operation
 from ...core.states import JobStatus
 from ..blueprint import Blueprint
 from ..gateway import Gateway, current_gateway
-from ..openai_compat import DONE_EVENT, error_body, job_error, job_input, response_body, sse_events
+from ..openai_compat import DONE_EVENT, error_body, job_error, job_input, not_openai, response_body, sse_events
 from ..schemas import StrictBoolean
 from ..waiting import IDLE_S, Update, follow_chunks
 
@@ -107,7 +107,9 @@ _ANSWER = {
         "its chunks as server-sent events ending with `data: [DONE]`",
         # Any JSON: the body is exactly what the handler returned.
         "content": {"application/json": {"schema": ANY_JSON}, "text/event-stream": {"schema": SSE_EVENT}},
-    }
+    },
+    # Rendered in OpenAI's error shape by OpenAIBlueprint.
+    "502": {"description": "The handler's answer is not an OpenAI response body (not an OpenAI-compatible endpoint)"},
 }
 
 
@@ -143,7 +145,12 @@ def _call(endpoint_id: str, route: str, body: Any, stream: bool) -> flask.Respon
     if not job.status.is_terminal():
         return _gave_up(g, job)
     if job.status is JobStatus.COMPLETED:
-        return _json(response_body(job.output), 200, job.id)
+        answer = response_body(job.output)
+        problem = not_openai(route, answer)
+        if problem is not None:
+            # A 200 would hand the client a body whose fields are all None: a bad gateway, said plainly.
+            return _json(error_body(problem, 502), 502, job.id)
+        return _json(answer, 200, job.id)
     return _json(*job_error(job), job.id)
 
 
@@ -243,7 +250,8 @@ def openai_completions(body: dict[str, Any], endpoint_id: str) -> flask.Response
         "200": {
             "description": "The handler's models list, as it shaped it",
             "content": {"application/json": {"schema": ANY_JSON}},
-        }
+        },
+        "502": {"description": "The handler's answer is not an OpenAI models list"},
     }
 )
 def openai_models(endpoint_id: str) -> flask.Response:

@@ -1,7 +1,8 @@
 """``GET /v2/<endpoint_id>/requests``: what an endpoint is doing, without opening Redis.
 
 Served from the job store's per-endpoint index (newest first), which loses a job
-when its record expires; input and output are never listed.
+when its record expires; input and output are never listed. ``/requests/<job_id>`` is one
+job as listed, with its input, output or error (the console's job page).
 """
 
 from __future__ import annotations
@@ -126,3 +127,26 @@ def list_requests(query: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
     )
     at = now_ms()
     return {"requests": [listed(job, at) for job in jobs], "nextCursor": encode_cursor(position) if position else None}
+
+
+class RequestDetailSchema(RequestSchema):
+    input = fields.Raw(allow_none=True, metadata={"description": "The job's input"})
+    output = fields.Raw(allow_none=True, metadata={"description": "Its output, or its latest progress while running"})
+    error = fields.String(metadata={"description": "Why it failed (a handler exception: a JSON string)"})
+    webhookStatus = fields.String(metadata={"description": "pending, delivered, or failed with the last HTTP status"})
+    deliveries = fields.Integer(metadata={"description": "How many times a worker took it"})
+
+
+@blp.route("/requests/<job_id>", methods=["GET"])
+@blp.operation(Operation.JOB)
+@blp.response(200, RequestDetailSchema)
+def one_request(endpoint_id: str, job_id: str) -> dict[str, Any]:
+    """One job as ``/requests`` lists it, with its input and its output or error."""
+    job = current_gateway().job(endpoint_id, job_id)
+    body = listed(job, now_ms())
+    body.update({"input": job.input, "deliveries": job.deliveries})
+    status = job.to_status()
+    for name in ("output", "error", "webhookStatus"):
+        if name in status:
+            body[name] = status[name]
+    return body
