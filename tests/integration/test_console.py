@@ -8,9 +8,12 @@ docs/console/ are taken here. Chromium and its driver come from Debian (`chromiu
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +23,13 @@ from app.store.apikeys import KeyStore
 from app.store.keys import Keys
 from tests.helpers import API_KEY, ROOT, TESTS, start_gateway, stop
 
-SHOTS = ROOT / "docs" / "console"
+# The docs' screenshots are rewritten only when asked (JOBGATE_UPDATE_SCREENSHOTS=1), so that a
+# test run leaves the work tree as it found it; otherwise they go to a scratch folder.
+SHOTS = (
+    ROOT / "docs" / "console"
+    if os.environ.get("JOBGATE_UPDATE_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "jobgate-console-shots"
+)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
 WAIT_S = 20
