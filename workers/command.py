@@ -8,13 +8,17 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.contract import WEBHOOK_QUEUE
 from app.core.endpoints import Endpoint, Registry
 from app.core.settings import Settings
 
 from . import gpus
+
+if TYPE_CHECKING:
+    from . import telemetry
+    from .celery_base import JobgateCelery
 
 log = logging.getLogger("jobgate.worker")
 
@@ -151,10 +155,19 @@ def run_worker(args: argparse.Namespace) -> int:
     unknown = [e for e in ids if e not in registry]
     if unknown:
         raise SystemExit(f"unknown endpoint(s) {', '.join(unknown)}; known: {', '.join(registry.ids())}")
+    served = [registry[e] for e in ids]
+    # Endpoints that run many jobs per process: one process (Celery's thread pool) per GPU.
+    concurrent = any(e.is_concurrent for e in served)
     try:
         chosen, concurrency = plan_gpus(settings.gpus if args.gpus is None else args.gpus, settings, args.concurrency)
     except gpus.GPUSpecError as exc:
         raise SystemExit(f"jobgate worker: {exc}") from None
+    if concurrent and (len(chosen) > 1 or (concurrency or 1) > 1):
+        raise SystemExit(
+            f"jobgate worker: {', '.join(e.id for e in served if e.is_concurrent)} set max_concurrency or batch, "
+            "so a worker is one process (one GPU) running many jobs: start one worker per GPU "
+            "(--gpus slot, or --gpus <index>) instead of --concurrency/--gpus with several"
+        )
     name = node_name(args.name)
     # Pool processes read these to name themselves, to know what they serve and their GPU.
     os.environ["JOBGATE_WORKER_NAME"] = name
@@ -174,7 +187,11 @@ def run_worker(args: argparse.Namespace) -> int:
     from .celery_app import WORKER_REDIS_PATIENCE_S, make_celery
 
     celery = make_celery(Context(settings, registry, redis_patience_s=WORKER_REDIS_PATIENCE_S))
-    telemetry.JobObserver().install(celery)
+    observer = telemetry.JobObserver()
+    observer.install(celery)
+    pool = ["--pool", "prefork"]
+    if concurrent:
+        concurrency, pool = _concurrent_node(celery, served, observer), []
     concurrency = concurrency or max(registry[e].concurrency for e in ids)
     # Every worker also delivers webhooks (an attempt holds a process for seconds at most).
     argv = [
@@ -185,8 +202,7 @@ def run_worker(args: argparse.Namespace) -> int:
         name,
         "-c",
         str(concurrency),
-        "--pool",
-        "prefork",
+        *pool,
         "-E",
         "--loglevel",
         args.loglevel or settings.log_level,
@@ -202,3 +218,28 @@ def run_worker(args: argparse.Namespace) -> int:
         argv = ["--quiet", *argv]  # the banner is not a JSON line
     celery.start(argv)
     return 0
+
+
+def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: telemetry.JobObserver) -> int:
+    """Set up this process as the one worker of a concurrent node; returns its pool size."""
+    from celery.signals import worker_shutdown
+
+    from app.core.endpoints import EndpointConfigError
+
+    from . import concurrent, pool
+
+    try:
+        worker = concurrent.start_process(celery.context, served)
+    except EndpointConfigError as exc:
+        raise SystemExit(f"jobgate worker: {exc}") from None
+    observer.process_started(worker)
+    celery.conf.worker_pool = pool.POOL
+    celery.steps["consumer"].add(pool.SlotsStep)
+    worker_shutdown.connect(lambda **_: worker.stop(), weak=False)
+    log.info(
+        "one process runs up to %d jobs at once (%s)",
+        worker.runner.capacity.ceiling if worker.runner else 1,
+        ", ".join(f"{e.id}: {e.max_concurrency}" + (f" x batch {e.batch.max_size}" if e.batch else "") for e in served),
+        extra={"event": "worker.concurrent"},
+    )
+    return (worker.runner.capacity.ceiling if worker.runner else 1) + pool.SPARE_THREADS

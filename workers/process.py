@@ -6,13 +6,18 @@ import logging
 import os
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 from app.core.clock import now_ms
 from app.store.context import Context
+from app.store.fleet import job_fields
 
 from . import gpus, progress
 from .loader import Handler, HandlerLoadError, load_handler
 from .stopper import Stopper
+
+if TYPE_CHECKING:
+    from .concurrent import Runner
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +52,11 @@ class WorkerProcess:
             )
         self.endpoints = served_endpoints(ctx.registry.ids())
         self.state = "initializing"
-        self.job_id: str | None = None
-        self.job_endpoint: str | None = None
+        # The jobs this process runs now (id -> endpoint), of how many at once.
+        self.jobs: dict[str, str] = {}
+        self._jobs_lock = threading.Lock()
+        # A concurrent process's shared machinery (event loop, slots, batches); None in prefork.
+        self.runner: Runner | None = None
         self.stopper = Stopper(ctx.settings.stop_grace_s, ctx.store.remove)
         self.handlers: dict[str, Handler] = {}
         self.load_errors: dict[str, str] = {}
@@ -76,10 +84,35 @@ class WorkerProcess:
                 raise
         return self.handlers[eid]
 
-    def set_state(self, state: str, job_id: str | None = None, endpoint: str | None = None) -> None:
-        self.state, self.job_id, self.job_endpoint = state, job_id, endpoint
+    @property
+    def max_concurrency(self) -> int:
+        """Jobs this process takes at once now (1 in a prefork pool process)."""
+        return self.runner.capacity.limit if self.runner is not None else 1
+
+    def set_state(self, state: str) -> None:
+        with self._jobs_lock:
+            self.state = state
+            self._report()
+
+    def job_started(self, job_id: str, endpoint: str) -> None:
+        """Heartbeats list this job from now on."""
+        with self._jobs_lock:
+            self.jobs[job_id] = endpoint
+            self.state = "running"
+            self._report()
+
+    def job_ended(self, job_id: str) -> None:
+        with self._jobs_lock:
+            self.jobs.pop(job_id, None)
+            self.state = "running" if self.jobs else "idle"
+            self._report()
+
+    def _report(self) -> None:
+        # Under the lock, so that the last write is the latest state.
         try:
-            self.ctx.fleet.set_state(self.id, state, job_id, broken=",".join(self.load_errors), job_endpoint=endpoint)
+            self.ctx.fleet.set_state(
+                self.id, self.state, broken=",".join(self.load_errors), **job_fields(self.jobs, self.max_concurrency)
+            )
         except Exception as exc:  # a heartbeat must never fail a job
             log.warning("cannot record worker state: %s", exc)
 
@@ -89,8 +122,7 @@ class WorkerProcess:
             self.endpoints,
             now_ms(),
             state=self.state,
-            job=self.job_id or "",
-            job_endpoint=self.job_endpoint or "",
+            **job_fields(dict(self.jobs), self.max_concurrency),
             host=socket.gethostname(),
             pid=self.pid,
             node=node_name(),

@@ -21,7 +21,8 @@ class Outcome:
     refresh_worker: bool = False
 
 
-def _from_return(value: Any) -> Outcome:
+def from_return(value: Any) -> Outcome:
+    """A returned value as an Outcome (RunPod's rules for 'error' and 'refresh_worker')."""
     # RunPod: a returned dict may carry 'error' (job fails) and 'refresh_worker';
     # what remains is the output, dropped when nothing remains.
     if isinstance(value, dict) and ("error" in value or "refresh_worker" in value):
@@ -58,7 +59,21 @@ def execute(
         return _drain(result, emit, aggregate)
     if inspect.isasyncgen(result):
         return asyncio.run(_drain_async(result, emit, aggregate))
-    return _from_return(result)
+    return from_return(result)
+
+
+async def execute_async(
+    handler: Callable[[dict[str, Any]], Any], job: dict[str, Any], emit: Callable[[Any], None], aggregate: bool = True
+) -> Outcome:
+    """``execute`` for an async handler, on the caller's event loop (shared by concurrent jobs)."""
+    result = handler(job)
+    if inspect.isawaitable(result):
+        result = await result
+    if inspect.isgenerator(result):
+        return _drain(result, emit, aggregate)
+    if inspect.isasyncgen(result):
+        return await _drain_async(result, emit, aggregate)
+    return from_return(result)
 
 
 async def _await(awaitable: Any) -> Any:

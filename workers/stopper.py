@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 STOP_SIGNAL = signal.Signals[STOP_SIGNAL_NAME]
 CANCELLED = "cancelled"
 EXPIRED = "ttl"
+# Reasons a job of a concurrent process is stopped for (workers.inflight): past its
+# execution timeout, or still running when the worker's shutdown grace ran out.
+TIMED_OUT = "timeout"
+SHUTDOWN = "shutdown"
 
 
 class JobStopped(BaseException):

@@ -6,21 +6,25 @@ import itertools
 import json
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 
+from app.core.clock import now_ms
 from app.core.contract import TASK_NAME
 from app.core.job import MISSING, Job
 from app.core.states import JobStatus
 from app.store.context import Context
-from app.store.jobstore import ChunkTooLarge, NotStarted
+from app.store.jobstore import ChunkTooLarge, JobStore, NotStarted
 from app.store.outbox import queue_webhook
 
 from . import deliveries, process, runpod_compat, runtime, stopper
 from .celery_base import JobgateCelery
+from .concurrent import Runner, is_async
+from .inflight import InFlight, run_in_thread, run_on_loop
 from .loader import HandlerLoadError
 from .stopper import JobStopped
 
@@ -48,7 +52,7 @@ class JobTask(Task):
 
     # By name: importing celery.worker.request here would import billiard.common, which reads
     # REMAP_SIGTERM once, before `jobgate worker` has set it.
-    Request = "workers.recycle:RecyclingRequest"
+    Request = "workers.pool:JobRequest"
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, TimeLimitExceeded):
@@ -65,24 +69,34 @@ def run(task: Task, endpoint_id: str, job_id: str) -> str:
     worker = process.current(ctx)
     hard_limit = task.request.timelimit[0] if task.request.timelimit else None
     hard_ms = int((hard_limit or ctx.registry[endpoint_id].execution_timeout_ms / 1000) * 1000)
+    if worker.runner is not None:
+        return _run_concurrent(celery, worker, worker.runner, endpoint_id, job_id, hard_ms)
     # From here a stop for this job (Celery's revoke signal) is remembered, not lost.
     with worker.stopper.taking(job_id):
-        try:
-            previous, job = deliveries.start(ctx, job_id, endpoint_id, worker.id, hard_ms)
-        except NotStarted as refused:
-            return deliveries.refused(ctx.store, refused)
-        if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
-            # Purged, cancelled, expired or already finished: nothing to run.
-            log.info("job %s not run: %s", job_id, previous or "gone")
-            return "SKIPPED"
-        worker.set_state("running", job_id, endpoint_id)
+        job = _start(ctx, worker, endpoint_id, job_id, hard_ms)
+        if isinstance(job, str):
+            return job
+        worker.job_started(job.id, endpoint_id)
         try:
             status = _execute(celery, worker, job)
         finally:
-            worker.set_state("idle")
+            worker.job_ended(job.id)
     if worker.recycle_requested:
         worker.recycle()
     return status
+
+
+def _start(ctx: Context, worker: process.WorkerProcess, endpoint_id: str, job_id: str, hard_ms: int) -> Job | str:
+    """The job, now IN_PROGRESS here; or what the task reports when it is not to run."""
+    try:
+        previous, job = deliveries.start(ctx, job_id, endpoint_id, worker.id, hard_ms)
+    except NotStarted as refused:
+        return deliveries.refused(ctx.store, refused)
+    if job is None or previous not in (JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS):
+        # Purged, cancelled, expired or already finished: nothing to run.
+        log.info("job %s not run: %s", job_id, previous or "gone")
+        return "SKIPPED"
+    return job
 
 
 def _end(celery: JobgateCelery, job: Job, status: JobStatus, *, output: Any = MISSING, error: str | None = None) -> str:
@@ -96,14 +110,20 @@ def _end(celery: JobgateCelery, job: Job, status: JobStatus, *, output: Any = MI
     return status.value
 
 
-def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> str:
-    store = celery.context.store
+def _emitter(store: JobStore, job: Job, refused: Callable[[], None]) -> Callable[[Any], None]:
+    """The job's chunk writer; ``refused()`` runs when the job no longer takes chunks."""
     index = itertools.count()
 
     def emit(chunk: Any) -> None:
         # Between chunks is where a streaming handler learns it was cancelled or removed.
         if not store.push_chunk(job, chunk, next(index)):
-            worker.stopper.interrupt(stopper.CANCELLED)
+            refused()
+
+    return emit
+
+
+def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> str:
+    emit = _emitter(celery.context.store, job, lambda: worker.stopper.interrupt(stopper.CANCELLED))
 
     def call() -> runtime.Outcome:
         handler = worker.handler(job.endpoint)
@@ -119,14 +139,73 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
         worker.recycle_requested |= outcome.refresh_worker
         return outcome
 
+    return _settle(celery, worker, job, lambda: worker.stopper.call(job, call))
+
+
+def _run_concurrent(
+    celery: JobgateCelery, worker: process.WorkerProcess, runner: Runner, endpoint_id: str, job_id: str, hard_ms: int
+) -> str:
+    """Run one job in a concurrent process: in a slot of its endpoint, beside the others."""
+    flight = runner.take(job_id, endpoint_id)  # from here a stop for this job is not lost
     try:
-        outcome = worker.stopper.call(job, call)
-    except JobStopped as stop:
-        log.info("job %s stopped: %s", job.id, stop.reason)
-        if stop.reason == stopper.EXPIRED:
+        job = _start(celery.context, worker, endpoint_id, job_id, hard_ms)
+        if isinstance(job, str):
+            return job
+        worker.job_started(job.id, endpoint_id)
+        try:
+            return _settle(celery, worker, job, lambda: _launch(celery, worker, runner, flight, job))
+        finally:
+            worker.job_ended(job.id)
+    finally:
+        runner.release(flight, endpoint_id)
+
+
+def _launch(
+    celery: JobgateCelery, worker: process.WorkerProcess, runner: Runner, flight: InFlight, job: Job
+) -> runtime.Outcome:
+    """Start the job's handler (loop task, thread or batch) and wait for its outcome."""
+    store = celery.context.store
+
+    def refused() -> None:
+        raise JobStopped(stopper.CANCELLED)
+
+    def expire() -> None:
+        try:
             store.remove(job)
-            return "REMOVED"
-        return _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
+        except Exception as exc:  # the record expires by itself anyway
+            log.warning("cannot remove expired job %s: %s", job.id, exc)
+        if flight.stop(stopper.EXPIRED):
+            log.info("job %s passed its ttl: stopping it", job.id)
+
+    # Celery's time limits exist only in its prefork pool: the loop thread keeps this job's.
+    flight.after(job.execution_timeout_ms / 1000, flight.stop, stopper.TIMED_OUT)
+    if job.ttl_ms > 0:
+        flight.after(max(0.0, (job.deadline_ms - now_ms()) / 1000), expire)
+    handler = worker.handler(job.endpoint)
+    payload = {"id": job.id, "input": job.input}
+    batcher = runner.batchers.get(job.endpoint)
+    if batcher is not None:
+        batcher.submit(payload, flight)
+    else:
+        rp_config = runpod_compat.config_for(handler)
+        aggregate = rp_config.return_aggregate_stream if rp_config else True
+        emit = _emitter(store, job, refused)
+        if is_async(handler):
+            run_on_loop(flight, runtime.execute_async(handler, payload, emit, aggregate))
+        else:
+            run_in_thread(flight, lambda: runtime.execute(handler, payload, emit, aggregate), f"jobgate-job-{job.id}")
+    outcome = flight.wait()
+    if flight.reason is not None:  # stopped as it ended: the stop wins, its output is discarded
+        raise JobStopped(flight.reason)
+    return outcome
+
+
+def _settle(celery: JobgateCelery, worker: process.WorkerProcess, job: Job, call: Callable[[], runtime.Outcome]) -> str:
+    """Run ``call`` (the handler) and record how it ended; returns the status."""
+    try:
+        outcome = call()
+    except JobStopped as stop:
+        return _stopped(celery, job, stop.reason)
     except SoftTimeLimitExceeded:
         return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
     except (HandlerLoadError, ChunkTooLarge) as exc:
@@ -137,6 +216,19 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
     if outcome.error is not None:
         return _end(celery, job, JobStatus.FAILED, output=outcome.output, error=outcome.error)
     return _end(celery, job, JobStatus.COMPLETED, output=None if outcome.output is MISSING else outcome.output)
+
+
+def _stopped(celery: JobgateCelery, job: Job, reason: str) -> str:
+    log.info("job %s stopped: %s", job.id, reason)
+    if reason == stopper.EXPIRED:
+        celery.context.store.remove(job)
+        return "REMOVED"
+    if reason == stopper.TIMED_OUT:
+        return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))
+    if reason == stopper.SHUTDOWN:
+        # The worker's grace ran out: the message goes back to its queue (not acknowledged).
+        raise Reject(f"job {job.id} still running at shutdown: back to its queue", requeue=True)
+    return _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
 
 
 def register(celery: JobgateCelery) -> None:

@@ -1,0 +1,135 @@
+"""How many jobs a concurrent process takes: each endpoint's slots, and the broker's prefetch.
+
+An endpoint's limit is its ``max_concurrency`` (times ``batch.max_size`` for a batch
+endpoint: that many jobs gather into that many calls), or, for a RunPod handler file with a
+``concurrency_modifier``, the modifier's answer, asked before more work is taken and kept
+within ``max_concurrency``. The process's prefetch (the messages it holds unacknowledged)
+is the sum of its endpoints' limits, so it never holds a job it cannot start, and a change
+of the modifier's answer applies at once, also while jobs run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("jobgate.worker")
+Modifier = Callable[[int], int]
+
+
+class EndpointSlots:
+    """One endpoint's running jobs in this process, and its current limit."""
+
+    def __init__(self, endpoint_id: str, ceiling: int, per_call: int = 1, modifier: Modifier | None = None):
+        self.endpoint_id = endpoint_id
+        self.ceiling = ceiling  # max_concurrency: calls (or jobs) at once, at most
+        self.per_call = per_call  # batch.max_size: jobs per call
+        self.modifier = modifier
+        self.concurrency = 1 if modifier is not None else ceiling
+        self.in_use = 0
+        self._cond = threading.Condition()
+        self._warned = False
+
+    def follow(self, modifier: Modifier) -> None:
+        """Take the limit from a RunPod concurrency_modifier from now on (it starts at 1, as RunPod's)."""
+        self.modifier = modifier
+        self.concurrency = 1
+
+    @property
+    def limit(self) -> int:
+        """Jobs of this endpoint this process may hold now."""
+        return self.concurrency * self.per_call
+
+    def acquire(self) -> None:
+        """Wait for a free slot of this endpoint, then take it."""
+        with self._cond:
+            while self.in_use >= self.limit:
+                self._cond.wait()
+            self.in_use += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self.in_use -= 1
+            self._cond.notify()
+
+    def ask_modifier(self) -> bool:
+        """Ask the RunPod concurrency_modifier for the limit; True when it changed."""
+        if self.modifier is None:
+            return False
+        try:
+            wanted = self.modifier(self.concurrency)
+            if not isinstance(wanted, int) or isinstance(wanted, bool):
+                raise TypeError(f"returned {wanted!r}, not an int")
+        except Exception as exc:  # a broken modifier must not stop the worker: keep the value
+            log.warning(
+                "%s: concurrency_modifier failed (%s); keeping concurrency %d",
+                self.endpoint_id,
+                exc,
+                self.concurrency,
+                extra={"event": "worker.modifier_failed"},
+            )
+            return False
+        chosen = min(max(1, wanted), self.ceiling)
+        if wanted > self.ceiling and not self._warned:
+            self._warned = True
+            log.warning(
+                "%s: concurrency_modifier asks for %d jobs at once; max_concurrency = %d in the endpoints file caps it",
+                self.endpoint_id,
+                wanted,
+                self.ceiling,
+                extra={"event": "worker.modifier_capped"},
+            )
+        if chosen == self.concurrency:
+            return False
+        with self._cond:
+            self.concurrency = chosen
+            self._cond.notify_all()
+        log.info(
+            "%s: concurrency now %d (concurrency_modifier)",
+            self.endpoint_id,
+            chosen,
+            extra={"event": "worker.concurrency"},
+        )
+        return True
+
+
+class Capacity:
+    """Every served endpoint's slots, and the consumer's prefetch kept equal to their sum."""
+
+    def __init__(self, slots: dict[str, EndpointSlots]):
+        self.slots = slots
+        self._qos: Any = None
+
+    @property
+    def ceiling(self) -> int:
+        """The most jobs this process may ever hold (Celery's thread pool size)."""
+        return sum(s.ceiling * s.per_call for s in self.slots.values())
+
+    @property
+    def limit(self) -> int:
+        return sum(s.limit for s in self.slots.values())
+
+    @property
+    def in_use(self) -> int:
+        return sum(s.in_use for s in self.slots.values())
+
+    def attach(self, qos: Any) -> None:
+        """Follow the consumer's QoS (kombu's): its prefetch is our limit from now on."""
+        self._qos = qos
+        self.ask_modifiers()
+        qos.set(self.limit)
+        with qos._mutex:
+            qos.value = self.limit
+
+    def ask_modifiers(self) -> None:
+        """Ask every concurrency_modifier; update the prefetch when a limit changed."""
+        changed = False
+        for s in self.slots.values():
+            changed |= s.ask_modifier()
+        qos = self._qos
+        if changed and qos is not None:
+            # Applied by the consumer's own loop (as Celery's autoscaler does): kombu is not thread-safe.
+            with qos._mutex:
+                qos.value = self.limit
