@@ -226,10 +226,14 @@ def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: te
 
     from app.core.endpoints import EndpointConfigError
 
-    from . import concurrent, pool
+    from . import concurrent, pool, process
 
+    ctx = celery.context
+    worker = process.current(ctx)  # pins the GPU before any handler is imported
+    runner = worker.runner = concurrent.Runner(served, ctx.settings.stop_grace_s)
+    worker.load_handlers()
     try:
-        worker = concurrent.start_process(celery.context, served)
+        runner.prepare(worker.handlers, str(ctx.registry.path or "the endpoints file"))
     except EndpointConfigError as exc:
         raise SystemExit(f"jobgate worker: {exc}") from None
     observer.process_started(worker)
@@ -238,8 +242,8 @@ def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: te
     worker_shutdown.connect(lambda **_: worker.stop(), weak=False)
     log.info(
         "one process runs up to %d jobs at once (%s)",
-        worker.runner.capacity.ceiling if worker.runner else 1,
+        runner.capacity.ceiling,
         ", ".join(f"{e.id}: {e.max_concurrency}" + (f" x batch {e.batch.max_size}" if e.batch else "") for e in served),
         extra={"event": "worker.concurrent"},
     )
-    return (worker.runner.capacity.ceiling if worker.runner else 1) + pool.SPARE_THREADS
+    return runner.capacity.ceiling + pool.SPARE_THREADS

@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.core.endpoints import Endpoint, EndpointConfigError
-from app.store.context import Context
 
-from . import process, runpod_compat
+from . import runpod_compat
 from .batching import Batcher
 from .inflight import InFlight
 from .loop import LoopThread
@@ -111,16 +110,3 @@ class Runner:
         with self._lock:
             flight = self.flights.get(job_id)
         return flight is not None and flight.stop(reason)
-
-
-def start_process(ctx: Context, endpoints: Iterable[Endpoint]) -> process.WorkerProcess:
-    """Make this process the worker: pin its GPU, load its handlers, set up what jobs share.
-
-    Raises EndpointConfigError (a start-up error) for a batch handler that is a generator.
-    """
-    worker = process.current(ctx)  # pins the GPU before any handler is imported
-    runner = Runner(endpoints, ctx.settings.stop_grace_s)
-    worker.runner = runner
-    worker.load_handlers()
-    runner.prepare(worker.handlers, str(ctx.registry.path or "the endpoints file"))
-    return worker
