@@ -162,13 +162,15 @@ def run_worker(args: argparse.Namespace) -> int:
         chosen, concurrency = plan_gpus(settings.gpus if args.gpus is None else args.gpus, settings, args.concurrency)
     except gpus.GPUSpecError as exc:
         raise SystemExit(f"jobgate worker: {exc}") from None
-    if concurrent and (len(chosen) > 1 or (concurrency or 1) > 1):
+    if concurrent and (args.concurrency or 1) > 1:
         raise SystemExit(
             f"jobgate worker: {', '.join(e.id for e in served if e.is_concurrent)} set max_concurrency or batch, "
-            "so a worker is one process (one GPU) running many jobs: start one worker per GPU "
-            "(--gpus slot, or --gpus <index>) instead of --concurrency/--gpus with several"
+            "so a worker is one process running many jobs: --concurrency cannot be above 1 (start more workers)"
         )
     name = node_name(args.name)
+    if concurrent and len(chosen) > 1:
+        port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
+        return _node_per_gpu(args, ids, chosen, name, port)
     # Pool processes read these to name themselves, to know what they serve and their GPU.
     os.environ["JOBGATE_WORKER_NAME"] = name
     os.environ["JOBGATE_WORKER_ENDPOINTS"] = ",".join(ids)
@@ -247,3 +249,37 @@ def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: te
         extra={"event": "worker.concurrent"},
     )
     return runner.capacity.ceiling + pool.SPARE_THREADS
+
+
+
+def _node_per_gpu(args: argparse.Namespace, ids: list[str], chosen: list[gpus.GPU], name: str, port: int) -> int:
+    """Several GPUs for endpoints running many jobs per process: one concurrent node per GPU.
+
+    Each child is ``jobgate worker --gpus <index>`` in a session of its own, named
+    ``<node>-gpu<index>@<host>``; this process forwards SIGTERM/SIGINT/SIGQUIT to each once
+    (so each keeps its grace) and exits when all have.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    node, _, host = name.partition("@")
+    children = []
+    for k, gpu in enumerate(chosen):
+        argv = [sys.executable, "-m", "app.cli", "worker", "--gpus", str(gpu.index)]
+        argv += ["-n", f"{node}-gpu{gpu.index}@{host}", "--metrics-port", str(port + k if port > 0 else 0)]
+        for eid in ids:
+            argv += ["-e", eid]
+        if args.loglevel:
+            argv += ["-l", args.loglevel]
+        children.append(subprocess.Popen(argv, start_new_session=True))
+    log.info("one concurrent node per GPU: %d nodes", len(children), extra={"event": "worker.node_per_gpu"})
+
+    def forward(signum: int, _: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, forward)
+    return max(child.wait() for child in children)
