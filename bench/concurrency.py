@@ -13,8 +13,8 @@ figure is jobs / (last end - first start), read from the job records.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
+import os
 import statistics
 import sys
 import time
@@ -30,14 +30,17 @@ from .stack import API_KEY, ROOT, Stack, _wait_http
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 ENDPOINTS = ROOT / "bench" / "concurrency_endpoints.toml"
 WORDS = " ".join(f"word{k}" for k in range(30))
-TOKEN_DELAY_MS = 20
+# Time per streamed token, as a model's decoding step (the example's echo_delay_ms).
+TOKEN_DELAY_MS = 50
+# Gateway processes (gunicorn gevent), as in the other sections.
+WEB_WORKERS = int(os.environ.get("JOBGATE_BENCH_WEB_WORKERS", "1"))
 
 
 @contextlib.contextmanager
 def gateway(redis_url: str, logdir: Path) -> Iterator[Stack]:
     stack = Stack(redis_url, logdir, ENDPOINTS)
     try:
-        stack.gunicorn("conc-gateway", stack.gateway, "app:create_app()")
+        stack.gunicorn("conc-gateway", stack.gateway, "app:create_app()", web_workers=WEB_WORKERS)
         _wait_http(stack.gateway)
         yield stack
     finally:
@@ -114,33 +117,35 @@ class Streams:
 
 
 def openai_streams(stack: Stack, n: int = 64) -> Streams:
+    """One streamed chat completion at a time (after a warm-up), then ``n`` at once."""
+    import asyncio
+
     import openai
 
-    base = f"{stack.gateway}/v2/echo-openai/openai/v1"
-    client = openai.OpenAI(base_url=base, api_key=API_KEY, max_retries=0, timeout=120)
+    async def measure() -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
+        base = f"{stack.gateway}/v2/echo-openai/openai/v1"
+        client = openai.AsyncOpenAI(base_url=base, api_key=API_KEY, max_retries=0, timeout=120)
 
-    def one() -> tuple[float, float, float]:
-        t0 = time.perf_counter()
-        first = None
-        stream = client.chat.completions.create(
-            model="echo",
-            messages=[{"role": "user", "content": WORDS}],
-            stream=True,
-            extra_body={"echo_delay_ms": TOKEN_DELAY_MS},
-        )
-        for chunk in stream:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.perf_counter()
-        return t0, first or time.perf_counter(), time.perf_counter()
+        async def one() -> tuple[float, float, float]:
+            t0, first = time.perf_counter(), None
+            stream = await client.chat.completions.create(
+                model="echo",
+                messages=[{"role": "user", "content": WORDS}],
+                stream=True,
+                extra_body={"echo_delay_ms": TOKEN_DELAY_MS},
+            )
+            async for chunk in stream:
+                if first is None and chunk.choices and chunk.choices[0].delta.content:
+                    first = time.perf_counter()
+            return t0, first or time.perf_counter(), time.perf_counter()
+
+        singles = [await one() for _ in range(6)]
+        together = await asyncio.gather(*(one() for _ in range(n)))
+        return singles[1:], list(together)
 
     with worker(stack, "echo-openai"):
-        singles = []
-        for _ in range(6):
-            t0, first, _ = one()
-            singles.append((first - t0) * 1000)
-        single = statistics.median(singles[1:])
-        with cf.ThreadPoolExecutor(n) as pool:
-            results = list(pool.map(lambda _: one(), range(n)))
+        singles, results = asyncio.run(measure())
+    single = statistics.median((first - t0) * 1000 for t0, first, _ in singles)
     ttft = statistics.median((first - t0) * 1000 for t0, first, _ in results)
     latest_first = max(first for _, first, _ in results)
     earliest_end = min(end for _, _, end in results)

@@ -54,14 +54,14 @@ class Stack:
             )
         )
 
-    def gunicorn(self, name: str, url: str, target: str) -> None:
+    def gunicorn(self, name: str, url: str, target: str, web_workers: int = 1) -> None:
         port = url.rsplit(":", 1)[1]
         self.spawn(
             name,
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", target],
             JOBGATE_HOST="127.0.0.1",
             JOBGATE_PORT=port,
-            JOBGATE_WEB_WORKERS="1",
+            JOBGATE_WEB_WORKERS=str(web_workers),
         )
 
     def stop_process(self, proc: subprocess.Popen) -> None:

@@ -205,7 +205,7 @@ def run_worker(args: argparse.Namespace) -> int:
         "-c",
         str(concurrency),
         *pool,
-        "-E",
+        *([] if concurrent else ["-E"]),
         "--loglevel",
         args.loglevel or settings.log_level,
     ]
@@ -240,6 +240,9 @@ def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: te
         raise SystemExit(f"jobgate worker: {exc}") from None
     observer.process_started(worker)
     celery.conf.worker_pool = pool.POOL
+    # Task events cost three Redis publishes per job, more than a short job itself at hundreds of jobs
+    # a second: off here unless Flower (or `celery control enable_events`) turns them on.
+    celery.conf.worker_send_task_events = False
     celery.steps["consumer"].add(pool.SlotsStep)
     worker_shutdown.connect(lambda **_: worker.stop(), weak=False)
     log.info(
@@ -249,7 +252,6 @@ def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: te
         extra={"event": "worker.concurrent"},
     )
     return runner.capacity.ceiling + pool.SPARE_THREADS
-
 
 
 def _node_per_gpu(args: argparse.Namespace, ids: list[str], chosen: list[gpus.GPU], name: str, port: int) -> int:

@@ -55,6 +55,10 @@ async def echo_openai(job: dict[str, Any]) -> Any:
     return _Reply(body, "text", prompts, sum(len(_WORD.findall(p)) for p in prompts)).answer()
 
 
+def _words_in(choice: dict[str, Any]) -> bool:
+    return bool(choice.get("text") or (choice.get("delta") or {}).get("content"))
+
+
 def _error(message: str, code: int, type_: str = "BadRequestError", param: str | None = None) -> dict[str, Any]:
     # vLLM's ErrorResponse: 'code' is the HTTP status the gateway answers with.
     return {"error": {"object": "error", "message": message, "type": type_, "param": param, "code": code}}
@@ -100,11 +104,14 @@ class _Reply:
         return self.stream() if self.body.get("stream") is True else self.response()
 
     async def stream(self) -> AsyncIterator[dict[str, Any]]:
-        """The chunks, each after ``echo_delay_ms`` (0: only a yield to the other requests)."""
+        """The chunks; each word after ``echo_delay_ms`` (0: only a yield to the other requests)."""
         delay = self.body.get("echo_delay_ms")
         delay_s = delay / 1000 if isinstance(delay, int | float) and 0 < delay <= 10_000 else 0
         for chunk in self.chunks():
-            await asyncio.sleep(delay_s)
+            if any(_words_in(choice) for choice in chunk["choices"]):
+                await asyncio.sleep(delay_s)
+            else:
+                await asyncio.sleep(0)
             yield chunk
 
     def _head(self, object_: str) -> dict[str, Any]:

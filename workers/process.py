@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from .concurrent import Runner
 
 log = logging.getLogger(__name__)
+# A concurrent process writes its jobs' list at most this often (the heartbeat also carries it).
+STATE_COALESCE_S = 0.05
 
 
 def node_name() -> str:
@@ -57,6 +59,8 @@ class WorkerProcess:
         self._jobs_lock = threading.Lock()
         # A concurrent process's shared machinery (event loop, slots, batches); None in prefork.
         self.runner: Runner | None = None
+        self._dirty = threading.Event()
+        self._reporter: threading.Thread | None = None
         self.stopper = Stopper(ctx.settings.stop_grace_s, ctx.store.remove)
         self.handlers: dict[str, Handler] = {}
         self.load_errors: dict[str, str] = {}
@@ -92,20 +96,39 @@ class WorkerProcess:
     def set_state(self, state: str) -> None:
         with self._jobs_lock:
             self.state = state
-            self._report()
+        self._changed()
 
     def job_started(self, job_id: str, endpoint: str) -> None:
         """Heartbeats list this job from now on."""
         with self._jobs_lock:
             self.jobs[job_id] = endpoint
             self.state = "running"
-            self._report()
+        self._changed()
 
     def job_ended(self, job_id: str) -> None:
         with self._jobs_lock:
             self.jobs.pop(job_id, None)
             self.state = "running" if self.jobs else "idle"
-            self._report()
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.runner is None:
+            with self._jobs_lock:  # one job at a time: written at once, as it happens
+                self._report()
+            return
+        # Many jobs start and end each second: one writer thread sends the latest state, coalesced.
+        if self._reporter is None:
+            self._reporter = threading.Thread(target=self._report_changes, name="jobgate-state", daemon=True)
+            self._reporter.start()
+        self._dirty.set()
+
+    def _report_changes(self) -> None:
+        while not self._stop.is_set():
+            self._dirty.wait()
+            self._dirty.clear()
+            with self._jobs_lock:
+                self._report()
+            self._stop.wait(STATE_COALESCE_S)
 
     def _report(self) -> None:
         # Under the lock, so that the last write is the latest state.

@@ -39,8 +39,9 @@ class EndpointSlots:
 
     @property
     def limit(self) -> int:
-        """Jobs of this endpoint this process may hold now."""
-        return self.concurrency * self.per_call
+        """Jobs of this endpoint this process may hold now: a batch endpoint also holds the next
+        batch while its calls run, so that a call never waits for its jobs to be fetched."""
+        return (self.concurrency + (1 if self.per_call > 1 else 0)) * self.per_call
 
     def acquire(self) -> None:
         """Wait for a free slot of this endpoint, then take it."""
@@ -105,7 +106,7 @@ class Capacity:
     @property
     def ceiling(self) -> int:
         """The most jobs this process may ever hold (Celery's thread pool size)."""
-        return sum(s.ceiling * s.per_call for s in self.slots.values())
+        return sum((s.ceiling + (1 if s.per_call > 1 else 0)) * s.per_call for s in self.slots.values())
 
     @property
     def limit(self) -> int:
