@@ -9,6 +9,8 @@ id (so that a stop reaches exactly one job).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import inspect
 import logging
 import threading
@@ -26,6 +28,8 @@ from .slots import Capacity, EndpointSlots
 log = logging.getLogger("jobgate.worker")
 # How often the RunPod concurrency_modifiers are asked, besides after every job.
 MODIFIER_POLL_S = 1.0
+# Threads writing the chunks of async generators (each job waits for its own).
+CHUNK_WRITERS = 8
 
 
 def is_async(handler: Callable[..., Any]) -> bool:
@@ -62,6 +66,12 @@ class Runner:
         self.batchers: dict[str, Batcher] = {}
         self.flights: dict[str, InFlight] = {}
         self._lock = threading.Lock()
+        # Async generators' chunks are written here, so the loop never waits on Redis for one job.
+        self.writers = concurrent.futures.ThreadPoolExecutor(CHUNK_WRITERS, thread_name_prefix="jobgate-chunks")
+
+    async def offload(self, emit: Callable[[Any], None], chunk: Any) -> None:
+        """Write one chunk in a writer thread; the job's generator waits for it (order kept)."""
+        await asyncio.get_running_loop().run_in_executor(self.writers, emit, chunk)
 
     def prepare(self, handlers: dict[str, Callable[..., Any]], source: str) -> None:
         """Once the handlers are loaded: batch collectors, RunPod concurrency modifiers."""

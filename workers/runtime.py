@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.job import MISSING
+
+# Runs ``emit(chunk)`` elsewhere (a thread) and awaits it.
+Offload = Callable[[Callable[[Any], None], Any], Awaitable[Any]]
 
 
 @dataclass
@@ -63,16 +66,24 @@ def execute(
 
 
 async def execute_async(
-    handler: Callable[[dict[str, Any]], Any], job: dict[str, Any], emit: Callable[[Any], None], aggregate: bool = True
+    handler: Callable[[dict[str, Any]], Any],
+    job: dict[str, Any],
+    emit: Callable[[Any], None],
+    aggregate: bool = True,
+    offload: Offload | None = None,
 ) -> Outcome:
-    """``execute`` for an async handler, on the caller's event loop (shared by concurrent jobs)."""
+    """``execute`` for an async handler, on the caller's event loop (shared by concurrent jobs).
+
+    ``offload(emit, chunk)``, when given, writes an async generator's chunks off the loop (the
+    generator waits for its own chunk, so the order holds), so other jobs go on meanwhile.
+    """
     result = handler(job)
     if inspect.isawaitable(result):
         result = await result
     if inspect.isgenerator(result):
         return _drain(result, emit, aggregate)
     if inspect.isasyncgen(result):
-        return await _drain_async(result, emit, aggregate)
+        return await _drain_async(result, emit, aggregate, offload)
     return from_return(result)
 
 
@@ -90,12 +101,16 @@ class _Chunks:
 
     def take(self, chunk: Any) -> Outcome | None:
         """None to go on; an Outcome when the stream must end here."""
-        error = _chunk_error(chunk)
-        if error is not None:
-            return Outcome(error=error)
+        if (end := self.check(chunk)) is not None:
+            return end
         self.emit(chunk)
         self.collected.append(chunk)
         return None
+
+    def check(self, chunk: Any) -> Outcome | None:
+        """An Outcome when this chunk ends the stream (an error chunk), else None."""
+        error = _chunk_error(chunk)
+        return None if error is None else Outcome(error=error)
 
     def outcome(self) -> Outcome:
         return Outcome(output=self.collected if self.aggregate else [])
@@ -113,12 +128,20 @@ def _drain(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome
     return taken.outcome()
 
 
-async def _drain_async(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
+async def _drain_async(
+    chunks: Any, emit: Callable[[Any], None], aggregate: bool, offload: Offload | None = None
+) -> Outcome:
     taken = _Chunks(emit, aggregate)
     try:
         async for chunk in chunks:
-            if (end := taken.take(chunk)) is not None:
+            if offload is None:
+                if (end := taken.take(chunk)) is not None:
+                    return end
+                continue
+            if (end := taken.check(chunk)) is not None:
                 return end
+            await offload(emit, chunk)
+            taken.collected.append(chunk)
     finally:
         await chunks.aclose()
     return taken.outcome()

@@ -191,7 +191,7 @@ def _launch(
         aggregate = rp_config.return_aggregate_stream if rp_config else True
         emit = _emitter(store, job, refused)
         if is_async(handler):
-            run_on_loop(flight, runtime.execute_async(handler, payload, emit, aggregate))
+            run_on_loop(flight, runtime.execute_async(handler, payload, emit, aggregate, runner.offload))
         else:
             run_in_thread(flight, lambda: runtime.execute(handler, payload, emit, aggregate), f"jobgate-job-{job.id}")
     outcome = flight.wait()

@@ -141,8 +141,8 @@ def test_workers_lists_every_job_a_process_runs_and_its_max_concurrency(api):
     assert wait_until(lambda: set(ids) <= set(running(api, "many-async")), 15)
     (worker,) = api.get("/v2/many-async/workers").get_json()["workers"]
     assert set(worker["jobs"]) == set(ids) and worker["jobId"] in ids
-    # Slots of the endpoints it serves: 8 + 8 + 8, and batched: 2 calls of 4.
-    assert worker["maxConcurrency"] == 32
+    # Slots of the endpoints it serves: 8 + 8 + 8, and batched: 2 calls of 4 and the next 4 gathering.
+    assert worker["maxConcurrency"] == 36
     assert worker["state"] == "running"
 
 
@@ -167,7 +167,7 @@ def test_worker_metrics_count_the_slots_in_use(api, many_worker):
     ids = [api.run("many-async", {"sleep": 2}) for _ in range(3)]
     assert wait_until(lambda: set(ids) <= set(running(api, "many-async")), 15)
     assert wait_until(lambda: gauge("jobgate_worker_busy_slots") == 3, 5)
-    assert gauge("jobgate_worker_slots") == 32
+    assert gauge("jobgate_worker_slots") == 36
     for job_id in ids:
         api.wait("many-async", job_id)
     time.sleep(0.2)
