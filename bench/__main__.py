@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="roundtrip,throughput,waiting,concurrency")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each throughput run")
     args = parser.parse_args(argv)
+    # A SIGTERM (a timeout, Ctrl-C's sibling) unwinds, so the processes started here are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     url = urlunparse(urlparse(base)._replace(path=f"/{os.environ.get('JOBGATE_BENCH_REDIS_DB', '15')}"))
     Redis.from_url(url).flushdb()

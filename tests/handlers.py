@@ -230,10 +230,14 @@ async def many_stream(job):
 
 def batched(jobs):
     """A batch handler: each output names the call and its size. ``fail`` fails that job alone;
-    ``raise`` (any job) raises for the whole call; ``short`` returns one output too few; ``sleep``."""
+    ``raise`` (any job) raises for the whole call; ``short`` returns one output too few; ``sleep``;
+    ``progress`` shows the job's own id on its /status first."""
     import uuid
 
     params = [_params(j) for j in jobs]
+    for job, p in zip(jobs, params):
+        if p.get("progress"):
+            progress_update(job, {"job": job["id"]})
     time.sleep(max((float(p.get("sleep") or 0) for p in params), default=0))
     if any(p.get("raise") for p in params):
         raise RuntimeError("the whole batch failed")

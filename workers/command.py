@@ -247,7 +247,7 @@ def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: te
     worker_shutdown.connect(lambda **_: worker.stop(), weak=False)
     log.info(
         "one process runs up to %d jobs at once (%s)",
-        runner.capacity.ceiling,
+        runner.capacity.limit,
         ", ".join(f"{e.id}: {e.max_concurrency}" + (f" x batch {e.batch.max_size}" if e.batch else "") for e in served),
         extra={"event": "worker.concurrent"},
     )

@@ -4,7 +4,8 @@ An endpoint's limit is its ``max_concurrency`` (times ``batch.max_size`` for a b
 endpoint: that many jobs gather into that many calls), or, for a RunPod handler file with a
 ``concurrency_modifier``, the modifier's answer, asked before more work is taken and kept
 within ``max_concurrency``. The process's prefetch (the messages it holds unacknowledged)
-is the sum of its endpoints' limits, so it never holds a job it cannot start, and a change
+follows its endpoints' limits: the jobs it runs, plus the next wave waiting for a slot
+(still IN_QUEUE), so that freed slots never wait for the broker's round trips; and a change
 of the modifier's answer applies at once, also while jobs run.
 """
 
@@ -42,6 +43,23 @@ class EndpointSlots:
         """Jobs of this endpoint this process may hold now: a batch endpoint also holds the next
         batch while its calls run, so that a call never waits for its jobs to be fetched."""
         return (self.concurrency + (1 if self.per_call > 1 else 0)) * self.per_call
+
+    def lookahead(self, concurrency: int) -> int:
+        """Messages held beyond the limit, not started (IN_QUEUE) until a slot frees: the next wave
+        of a many-jobs endpoint, so that its slots never wait for the broker (a batch endpoint's
+        look-ahead is its gathering batch, in ``limit``)."""
+        return concurrency if self.per_call == 1 and concurrency > 1 else 0
+
+    @property
+    def prefetch(self) -> int:
+        """Messages of this endpoint the process may hold now (started or waiting for a slot)."""
+        return self.limit + self.lookahead(self.concurrency)
+
+    @property
+    def most(self) -> int:
+        """The most messages it may ever hold (with the concurrency at its ceiling)."""
+        top = self.ceiling
+        return (top + (1 if self.per_call > 1 else 0)) * self.per_call + self.lookahead(top)
 
     def acquire(self) -> None:
         """Wait for a free slot of this endpoint, then take it."""
@@ -105,8 +123,12 @@ class Capacity:
 
     @property
     def ceiling(self) -> int:
-        """The most jobs this process may ever hold (Celery's thread pool size)."""
-        return sum((s.ceiling + (1 if s.per_call > 1 else 0)) * s.per_call for s in self.slots.values())
+        """The most messages this process may ever hold (Celery's thread pool size)."""
+        return sum(s.most for s in self.slots.values())
+
+    @property
+    def prefetch(self) -> int:
+        return sum(s.prefetch for s in self.slots.values())
 
     @property
     def limit(self) -> int:
@@ -120,9 +142,9 @@ class Capacity:
         """Follow the consumer's QoS (kombu's): its prefetch is our limit from now on."""
         self._qos = qos
         self.ask_modifiers()
-        qos.set(self.limit)
+        qos.set(self.prefetch)
         with qos._mutex:
-            qos.value = self.limit
+            qos.value = self.prefetch
 
     def ask_modifiers(self) -> None:
         """Ask every concurrency_modifier; update the prefetch when a limit changed."""
@@ -133,4 +155,4 @@ class Capacity:
         if changed and qos is not None:
             # Applied by the consumer's own loop (as Celery's autoscaler does): kombu is not thread-safe.
             with qos._mutex:
-                qos.value = self.limit
+                qos.value = self.prefetch

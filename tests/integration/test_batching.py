@@ -94,3 +94,47 @@ def test_a_generator_batch_handler_is_a_start_up_error_naming_file_endpoint_and_
     assert done.returncode != 0
     assert str(path) in done.stderr and "[endpoints.gen]" in done.stderr and "batch" in done.stderr
     assert "generator" in done.stderr
+
+
+def test_each_batched_job_shows_in_progress_with_its_worker_and_then_its_times(api):
+    ids = [api.run(E, {"sleep": 1.5}) for _ in range(3)]
+    assert wait_until(
+        lambda: all(api.get(f"/v2/{E}/status/{i}").get_json()["status"] == "IN_PROGRESS" for i in ids), 15
+    )
+    for job_id in ids:
+        body = api.get(f"/v2/{E}/status/{job_id}").get_json()
+        assert body["workerId"].startswith("many-worker@") and body["delayTime"] >= 0
+    for job_id in ids:
+        body = api.wait(E, job_id)
+        assert body["status"] == "COMPLETED" and body["executionTime"] >= 1000
+
+
+def test_progress_from_a_batch_handler_shows_on_each_job_its_own(api):
+    ids = [api.run(E, {"sleep": 2, "progress": True}) for _ in range(3)]
+
+    def shown():
+        return all(api.get(f"/v2/{E}/status/{i}").get_json().get("output") == {"job": i} for i in ids)
+
+    assert wait_until(shown, 15)
+
+
+def test_ttl_removes_one_batched_job_and_not_its_batch(api):
+    short_lived = api.run(E, {"sleep": 12}, policy={"ttl": 10_000})
+    other = api.run(E, {})
+    assert wait_until(lambda: api.get(f"/v2/{E}/status/{short_lived}").status_code == 404, 20)
+    assert api.wait(E, other)["status"] == "COMPLETED"
+
+
+def test_a_failed_batched_job_can_be_retried_and_calls_its_webhook(api):
+    from tests.integration.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        failing = api.run(E, {"fail": "bad item"}, webhook=receiver.url)
+        assert api.wait(E, failing)["status"] == "FAILED"
+        assert wait_until(lambda: receiver.calls, 20)
+        assert api.post(f"/v2/{E}/retry/{failing}").get_json()["status"] == "IN_QUEUE"
+        body = api.wait(E, failing)
+        assert body["status"] == "FAILED" and body["retries"] == 1
+    finally:
+        receiver.close()
