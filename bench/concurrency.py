@@ -139,8 +139,9 @@ def openai_streams(stack: Stack, n: int = 64) -> Streams:
                     first = time.perf_counter()
             return t0, first or time.perf_counter(), time.perf_counter()
 
-        singles = [await one() for _ in range(6)]
-        together = await asyncio.gather(*(one() for _ in range(n)))
+        async with client:
+            singles = [await one() for _ in range(6)]
+            together = await asyncio.gather(*(one() for _ in range(n)))
         return singles[1:], list(together)
 
     with worker(stack, "echo-openai"):

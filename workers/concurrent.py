@@ -99,11 +99,12 @@ class Runner:
         self.loop.call_later(MODIFIER_POLL_S, self._poll)
 
     def take(self, job_id: str, endpoint_id: str) -> InFlight:
-        """Wait for a slot of the endpoint; the job's InFlight, registered for stops."""
-        self.capacity.slots[endpoint_id].acquire()
+        """The job's InFlight, registered for stops, once it has a slot of its endpoint (a job of
+        the next wave waits here); ``slotted`` is False when it was stopped while waiting."""
         flight = InFlight(job_id, self.loop, self.grace_s)
         with self._lock:
             self.flights[job_id] = flight
+        flight.slotted = self.capacity.slots[endpoint_id].acquire(lambda: flight.reason is not None)
         return flight
 
     def release(self, flight: InFlight, endpoint_id: str) -> None:
@@ -112,7 +113,8 @@ class Runner:
         with self._lock:
             if self.flights.get(flight.job_id) is flight:
                 del self.flights[flight.job_id]
-        self.capacity.slots[endpoint_id].release()
+        if flight.slotted:
+            self.capacity.slots[endpoint_id].release()
         self.capacity.ask_modifiers()
 
     def stop(self, job_id: str, reason: str) -> bool:

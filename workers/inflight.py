@@ -66,6 +66,7 @@ class InFlight:
         self.result: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
         self.reason: str | None = None
         self.abandoned = False
+        self.slotted = False  # holds a slot of its endpoint (Runner.take)
         self._lock = threading.Lock()
         self._interrupt: Interrupt | None = None
         self._timers: list[Timer] = []

@@ -18,6 +18,8 @@ from typing import Any
 
 log = logging.getLogger("jobgate.worker")
 Modifier = Callable[[int], int]
+# How often a job waiting for a slot looks whether it was stopped meanwhile.
+STOP_POLL_S = 0.2
 
 
 class EndpointSlots:
@@ -61,12 +63,15 @@ class EndpointSlots:
         top = self.ceiling
         return (top + (1 if self.per_call > 1 else 0)) * self.per_call + self.lookahead(top)
 
-    def acquire(self) -> None:
-        """Wait for a free slot of this endpoint, then take it."""
+    def acquire(self, stopped: Callable[[], bool]) -> bool:
+        """Wait for a free slot of this endpoint and take it; False (no slot) once ``stopped()``."""
         with self._cond:
-            while self.in_use >= self.limit:
-                self._cond.wait()
-            self.in_use += 1
+            while not stopped():
+                if self.in_use < self.limit:
+                    self.in_use += 1
+                    return True
+                self._cond.wait(STOP_POLL_S)  # a stop (cancel, shutdown) does not notify: look again
+            return False
 
     def release(self) -> None:
         with self._cond:

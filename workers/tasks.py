@@ -148,6 +148,10 @@ def _run_concurrent(
     """Run one job in a concurrent process: in a slot of its endpoint, beside the others."""
     flight = runner.take(job_id, endpoint_id)  # from here a stop for this job is not lost
     try:
+        if not flight.slotted:  # stopped while it waited for a slot: never started
+            if flight.reason == stopper.SHUTDOWN:
+                raise Reject(f"job {job_id} not started before shutdown: back to its queue", requeue=True)
+            return "SKIPPED"
         job = _start(celery.context, worker, endpoint_id, job_id, hard_ms)
         if isinstance(job, str):
             return job

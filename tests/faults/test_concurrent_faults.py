@@ -47,3 +47,19 @@ def test_sigterm_lets_every_job_in_flight_finish_within_the_grace_and_requeues_t
     ended = stack.wait_ended(E, [long], 90)
     assert ended[long]["status"] == "COMPLETED" and stack.record(long)["deliveries"] == "2"
     report("SIGTERM of a concurrent process, 4 s grace", submitted=4, completed=4, lost=0, worker_stopped_s=stopped)
+
+
+def test_sigterm_also_requeues_the_jobs_held_waiting_for_a_slot(stack):
+    # max_concurrency 4: the process runs 4 and holds the next 4, not started, until slots free.
+    worker = stack.start_worker("a", [E], JOBGATE_WORKER_GRACE_S="2")
+    ids = [stack.run(E, {"sleep": 20}) for _ in range(8)]
+    assert wait_until(lambda: len(jobs_of(stack, "a")) == 4 and stack.redis.llen(f"jobgate.{E}") == 0, 30)
+    stack.kill_worker("a", signal.SIGTERM)
+    t0 = time.monotonic()
+    worker.wait(30)
+    stopped = since(t0)
+    assert stack.redis.llen(f"jobgate.{E}") == 8 and stack.redis.hlen("unacked") == 0
+    stack.start_worker("b", [E])
+    ended = stack.wait_ended(E, ids, 120)
+    assert {body["status"] for body in ended.values()} == {"COMPLETED"}
+    report("SIGTERM of a concurrent process holding 4 waiting jobs", **counts(ended), worker_stopped_s=stopped)
