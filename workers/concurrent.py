@@ -104,7 +104,10 @@ class Runner:
         flight = InFlight(job_id, self.loop, self.grace_s)
         with self._lock:
             self.flights[job_id] = flight
-        flight.slotted = self.capacity.slots[endpoint_id].acquire(lambda: flight.reason is not None)
+        slots = self.capacity.slots[endpoint_id]
+        flight.on_stop = slots.wake
+        flight.slotted = slots.acquire(lambda: flight.reason is not None)
+        flight.on_stop = None
         return flight
 
     def release(self, flight: InFlight, endpoint_id: str) -> None:

@@ -67,6 +67,7 @@ class InFlight:
         self.reason: str | None = None
         self.abandoned = False
         self.slotted = False  # holds a slot of its endpoint (Runner.take)
+        self.on_stop: Callable[[], None] | None = None  # wakes it while it waits for a slot
         self._lock = threading.Lock()
         self._interrupt: Interrupt | None = None
         self._timers: list[Timer] = []
@@ -98,6 +99,8 @@ class InFlight:
             interrupt = self._interrupt
         if interrupt is not None:
             interrupt(reason)
+        elif self.on_stop is not None:
+            self.on_stop()
         self._timers.append(self.loop.call_later(self.grace_s, self._abandon))
         return True
 

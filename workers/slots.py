@@ -18,8 +18,8 @@ from typing import Any
 
 log = logging.getLogger("jobgate.worker")
 Modifier = Callable[[int], int]
-# How often a job waiting for a slot looks whether it was stopped meanwhile.
-STOP_POLL_S = 0.2
+# At the latest, a job waiting for a slot looks this often whether it was stopped meanwhile.
+STOP_POLL_S = 2.0
 
 
 class EndpointSlots:
@@ -70,8 +70,13 @@ class EndpointSlots:
                 if self.in_use < self.limit:
                     self.in_use += 1
                     return True
-                self._cond.wait(STOP_POLL_S)  # a stop (cancel, shutdown) does not notify: look again
+                self._cond.wait(STOP_POLL_S)  # woken by a release or a stop (wake); the timeout is a safety net
             return False
+
+    def wake(self) -> None:
+        """Let the jobs waiting for a slot look again whether they were stopped."""
+        with self._cond:
+            self._cond.notify_all()
 
     def release(self) -> None:
         with self._cond:
