@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -12,22 +13,33 @@ from urllib.parse import urlparse, urlunparse
 
 from redis import Redis
 
-from . import measure
+from . import concurrency, measure
 from .stack import running
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (medians reported)")
-    parser.add_argument("--only", default="roundtrip,throughput,waiting")
+    parser.add_argument("--only", default="roundtrip,throughput,waiting,concurrency")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each throughput run")
     args = parser.parse_args(argv)
+    # A SIGTERM (a timeout, Ctrl-C's sibling) unwinds, so the processes started here are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     url = urlunparse(urlparse(base)._replace(path=f"/{os.environ.get('JOBGATE_BENCH_REDIS_DB', '15')}"))
     Redis.from_url(url).flushdb()
     only = set(args.only.split(","))
     logdir = Path(tempfile.mkdtemp(prefix="jobgate-bench-"))
     print(f"jobgate bench: Redis {url}, {os.cpu_count()} CPUs, {args.repeat} runs each, logs in {logdir}")
+    if only & {"roundtrip", "throughput", "waiting"}:
+        core(url, logdir, only, args)
+    if "concurrency" in only:
+        concurrency.report(url, logdir, args.repeat)
+    return 0
+
+
+def core(url: str, logdir: Path, only: set[str], args: argparse.Namespace) -> None:
+    """(a) round trip, (b) submission throughput, (c) waiting capacity, on one stack."""
     with running(url, logdir) as stack:
         if "roundtrip" in only:
             runs = [measure.roundtrip(stack) for _ in range(args.repeat)]
@@ -73,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"    /status with none waiting p50 {i50:7.2f} ms   p99 {i99:7.2f} ms\n"
                 f"    ratio held/idle           p50 {b50 / i50:7.2f}x     p99 {b99 / i99:7.2f}x"
             )
-    return 0
 
 
 if __name__ == "__main__":

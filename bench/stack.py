@@ -27,9 +27,10 @@ def free_port() -> int:
 class Stack:
     """The running processes and the URLs to reach them."""
 
-    def __init__(self, redis_url: str, logdir: Path):
+    def __init__(self, redis_url: str, logdir: Path, endpoints_file: Path = ROOT / "bench" / "endpoints.toml"):
         self.redis_url = redis_url
         self.logdir = logdir
+        self.endpoints_file = endpoints_file
         self.procs: list[subprocess.Popen] = []
         self.gateway = f"http://127.0.0.1:{free_port()}"
         self.bare = f"http://127.0.0.1:{free_port()}"
@@ -39,7 +40,7 @@ class Stack:
             os.environ,
             REDIS_URL=self.redis_url,
             JOBGATE_API_KEYS=API_KEY,
-            JOBGATE_ENDPOINTS_FILE=str(ROOT / "bench" / "endpoints.toml"),
+            JOBGATE_ENDPOINTS_FILE=str(self.endpoints_file),
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
@@ -53,15 +54,25 @@ class Stack:
             )
         )
 
-    def gunicorn(self, name: str, url: str, target: str) -> None:
+    def gunicorn(self, name: str, url: str, target: str, web_workers: int = 1) -> None:
         port = url.rsplit(":", 1)[1]
         self.spawn(
             name,
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", target],
             JOBGATE_HOST="127.0.0.1",
             JOBGATE_PORT=port,
-            JOBGATE_WEB_WORKERS="1",
+            JOBGATE_WEB_WORKERS=str(web_workers),
         )
+
+    def stop_process(self, proc: subprocess.Popen) -> None:
+        """Stop one of the processes (SIGTERM to its group, then SIGKILL)."""
+        self.procs.remove(proc)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         for proc in self.procs:

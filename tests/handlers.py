@@ -233,3 +233,83 @@ def hostile_stream(job):
     yield {"n": 1}
     yield HOSTILE_OUTPUTS[job["input"]["kind"]](job)
     yield {"n": 3}
+
+
+# -- many jobs per process (max_concurrency, batch): each says which job and which call it is ------
+
+
+def _params(job):
+    return job["input"] if isinstance(job["input"], dict) else {}
+
+
+async def many_async(job):
+    """An async handler: awaits ``sleep`` s; ``progress`` shows its own id first; ``fail`` raises;
+    ``stubborn`` swallows cancellation (until ``sleep`` has passed)."""
+    import asyncio
+
+    params = _params(job)
+    if params.get("progress"):
+        progress_update(job, {"job": job["id"]})
+    pause = float(params.get("sleep") or 0)
+    if params.get("stubborn"):
+        loop = asyncio.get_running_loop()
+        end = loop.time() + pause
+        while loop.time() < end:
+            try:
+                await asyncio.sleep(end - loop.time())
+            except asyncio.CancelledError:
+                pass
+    else:
+        await asyncio.sleep(pause)
+    if params.get("fail"):
+        raise RuntimeError(str(params["fail"]))
+    return {"job": job["id"], "pid": os.getpid()}
+
+
+def many_sync(job):
+    """A plain handler run in a thread: sleeps ``sleep`` s in short steps, the rest as many_async."""
+    params = _params(job)
+    if params.get("progress"):
+        progress_update(job, {"job": job["id"]})
+    end = time.monotonic() + float(params.get("sleep") or 0)
+    while time.monotonic() < end:
+        time.sleep(0.01)
+    if params.get("fail"):
+        raise RuntimeError(str(params["fail"]))
+    return {"job": job["id"], "pid": os.getpid()}
+
+
+async def many_stream(job):
+    """An async generator: ``chunks`` chunks naming their job, ``sleep`` s apart."""
+    import asyncio
+
+    params = _params(job)
+    for k in range(int(params.get("chunks", 3))):
+        await asyncio.sleep(float(params.get("sleep") or 0))
+        yield {"job": job["id"], "k": k}
+
+
+def batched(jobs):
+    """A batch handler: each output names the call and its size. ``fail`` fails that job alone;
+    ``raise`` (any job) raises for the whole call; ``short`` returns one output too few; ``sleep``;
+    ``progress`` shows the job's own id on its /status first."""
+    import uuid
+
+    params = [_params(j) for j in jobs]
+    for job, p in zip(jobs, params):
+        if p.get("progress"):
+            progress_update(job, {"job": job["id"]})
+    time.sleep(max((float(p.get("sleep") or 0) for p in params), default=0))
+    if any(p.get("raise") for p in params):
+        raise RuntimeError("the whole batch failed")
+    call = uuid.uuid4().hex
+    outputs = [
+        {"error": str(p["fail"])} if p.get("fail") else {"job": j["id"], "call": call, "size": len(jobs)}
+        for j, p in zip(jobs, params)
+    ]
+    return outputs[:-1] if any(p.get("short") for p in params) else outputs
+
+
+def batched_generator(jobs):
+    """Not a valid batch handler: a generator."""
+    yield from ()

@@ -8,13 +8,17 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.contract import WEBHOOK_QUEUE
 from app.core.endpoints import Endpoint, Registry
 from app.core.settings import Settings
 
 from . import gpus
+
+if TYPE_CHECKING:
+    from . import telemetry
+    from .celery_base import JobgateCelery
 
 log = logging.getLogger("jobgate.worker")
 
@@ -151,11 +155,22 @@ def run_worker(args: argparse.Namespace) -> int:
     unknown = [e for e in ids if e not in registry]
     if unknown:
         raise SystemExit(f"unknown endpoint(s) {', '.join(unknown)}; known: {', '.join(registry.ids())}")
+    served = [registry[e] for e in ids]
+    # Endpoints that run many jobs per process: one process (Celery's thread pool) per GPU.
+    concurrent = any(e.is_concurrent for e in served)
     try:
         chosen, concurrency = plan_gpus(settings.gpus if args.gpus is None else args.gpus, settings, args.concurrency)
     except gpus.GPUSpecError as exc:
         raise SystemExit(f"jobgate worker: {exc}") from None
+    if concurrent and (args.concurrency or 1) > 1:
+        raise SystemExit(
+            f"jobgate worker: {', '.join(e.id for e in served if e.is_concurrent)} set max_concurrency or batch, "
+            "so a worker is one process running many jobs: --concurrency cannot be above 1 (start more workers)"
+        )
     name = node_name(args.name)
+    if concurrent and len(chosen) > 1:
+        port = settings.worker_metrics_port if args.metrics_port is None else args.metrics_port
+        return _node_per_gpu(args, ids, chosen, name, port)
     # Pool processes read these to name themselves, to know what they serve and their GPU.
     os.environ["JOBGATE_WORKER_NAME"] = name
     os.environ["JOBGATE_WORKER_ENDPOINTS"] = ",".join(ids)
@@ -174,7 +189,11 @@ def run_worker(args: argparse.Namespace) -> int:
     from .celery_app import WORKER_REDIS_PATIENCE_S, make_celery
 
     celery = make_celery(Context(settings, registry, redis_patience_s=WORKER_REDIS_PATIENCE_S))
-    telemetry.JobObserver().install(celery)
+    observer = telemetry.JobObserver()
+    observer.install(celery)
+    pool = ["--pool", "prefork"]
+    if concurrent:
+        concurrency, pool = _concurrent_node(celery, served, observer), []
     concurrency = concurrency or max(registry[e].concurrency for e in ids)
     # Every worker also delivers webhooks (an attempt holds a process for seconds at most).
     argv = [
@@ -185,9 +204,8 @@ def run_worker(args: argparse.Namespace) -> int:
         name,
         "-c",
         str(concurrency),
-        "--pool",
-        "prefork",
-        "-E",
+        *pool,
+        *([] if concurrent else ["-E"]),
         "--loglevel",
         args.loglevel or settings.log_level,
     ]
@@ -202,3 +220,68 @@ def run_worker(args: argparse.Namespace) -> int:
         argv = ["--quiet", *argv]  # the banner is not a JSON line
     celery.start(argv)
     return 0
+
+
+def _concurrent_node(celery: JobgateCelery, served: list[Endpoint], observer: telemetry.JobObserver) -> int:
+    """Set up this process as the one worker of a concurrent node; returns its pool size."""
+    from celery.signals import worker_shutdown
+
+    from app.core.endpoints import EndpointConfigError
+
+    from . import concurrent, pool, process
+
+    ctx = celery.context
+    worker = process.current(ctx)  # pins the GPU before any handler is imported
+    runner = worker.runner = concurrent.Runner(served, ctx.settings.stop_grace_s)
+    worker.load_handlers()
+    try:
+        runner.prepare(worker.handlers, str(ctx.registry.path or "the endpoints file"))
+    except EndpointConfigError as exc:
+        raise SystemExit(f"jobgate worker: {exc}") from None
+    observer.process_started(worker)
+    celery.conf.worker_pool = pool.POOL
+    # Task events cost three Redis publishes per job, more than a short job itself at hundreds of jobs
+    # a second: off here unless Flower (or `celery control enable_events`) turns them on.
+    celery.conf.worker_send_task_events = False
+    celery.steps["consumer"].add(pool.SlotsStep)
+    worker_shutdown.connect(lambda **_: worker.stop(), weak=False)
+    log.info(
+        "one process runs up to %d jobs at once (%s)",
+        runner.capacity.limit,
+        ", ".join(f"{e.id}: {e.max_concurrency}" + (f" x batch {e.batch.max_size}" if e.batch else "") for e in served),
+        extra={"event": "worker.concurrent"},
+    )
+    return runner.capacity.ceiling + pool.SPARE_THREADS
+
+
+def _node_per_gpu(args: argparse.Namespace, ids: list[str], chosen: list[gpus.GPU], name: str, port: int) -> int:
+    """Several GPUs for endpoints running many jobs per process: one concurrent node per GPU.
+
+    Each child is ``jobgate worker --gpus <index>`` in a session of its own, named
+    ``<node>-gpu<index>@<host>``; this process forwards SIGTERM/SIGINT/SIGQUIT to each once
+    (so each keeps its grace) and exits when all have.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    node, _, host = name.partition("@")
+    children = []
+    for k, gpu in enumerate(chosen):
+        argv = [sys.executable, "-m", "app.cli", "worker", "--gpus", str(gpu.index)]
+        argv += ["-n", f"{node}-gpu{gpu.index}@{host}", "--metrics-port", str(port + k if port > 0 else 0)]
+        for eid in ids:
+            argv += ["-e", eid]
+        if args.loglevel:
+            argv += ["-l", args.loglevel]
+        children.append(subprocess.Popen(argv, start_new_session=True))
+    log.info("one concurrent node per GPU: %d nodes", len(children), extra={"event": "worker.node_per_gpu"})
+
+    def forward(signum: int, _: Any) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, forward)
+    return max(child.wait() for child in children)

@@ -1,4 +1,4 @@
-"""Example handlers shipped with jobgate, served as the ``echo`` and ``echo-stream`` endpoints."""
+"""Example handlers shipped with jobgate, served as the ``echo``, ``echo-stream`` and ``echo-batch`` endpoints."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ def echo_stream(job: dict[str, Any]) -> Iterator[dict[str, int]]:
         if k and pause:
             time.sleep(pause)
         yield {"chunk": k}
+
+
+def echo_batch(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A batch handler (``batch = { max_size, wait_ms }``) standing in for one GPU step per call.
+
+    The step costs the same whatever the batch size: it sleeps ``step_s`` once (the largest
+    any job of the call asks for; default 0.05 s), then returns each job's input, in order.
+    A job whose input has ``fail`` (str) fails alone.
+    """
+    params = [job["input"] if isinstance(job["input"], dict) else {} for job in jobs]
+    time.sleep(max((float(p.get("step_s") or 0.05) for p in params), default=0.05))
+    return [{"error": str(p["fail"])} if p.get("fail") else {"echo": job["input"]} for job, p in zip(jobs, params)]

@@ -4,15 +4,21 @@ It answers the way a vLLM-style worker does (same ids, objects, choices, usage,
 finish reasons and delta chunks), so the official ``openai`` client parses it:
 a chat completion repeats the last user message, a completion repeats its prompt,
 and the models list holds one model, ``echo``. With ``"stream": true`` it returns
-a generator of chunks, one word at a time.
+an async generator of chunks, one word at a time.
+
+It is an ``async def`` handler, as vLLM's worker is, so that one process serves many
+requests at once (``max_concurrency = 64`` in endpoints.toml). ``echo_delay_ms`` in the
+request body (an extension; the openai client sends it with ``extra_body``) waits that long
+before each streamed word, standing in for a model's decoding steps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 MODEL = "echo"
@@ -21,7 +27,7 @@ MODEL = "echo"
 _WORD = re.compile(r"\s*\S+|\s+")
 
 
-def echo_openai(job: dict[str, Any]) -> Any:
+async def echo_openai(job: dict[str, Any]) -> Any:
     """Answer ``{"openai_route", "openai_input"}`` as an OpenAI-compatible server would."""
     data = job["input"] if isinstance(job["input"], dict) else {}
     route = data.get("openai_route")
@@ -47,6 +53,10 @@ def echo_openai(job: dict[str, Any]) -> Any:
     if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
         return _error("prompt must be a string or a list of strings", 400, param="prompt")
     return _Reply(body, "text", prompts, sum(len(_WORD.findall(p)) for p in prompts)).answer()
+
+
+def _words_in(choice: dict[str, Any]) -> bool:
+    return bool(choice.get("text") or (choice.get("delta") or {}).get("content"))
 
 
 def _error(message: str, code: int, type_: str = "BadRequestError", param: str | None = None) -> dict[str, Any]:
@@ -91,7 +101,18 @@ class _Reply:
         self.usage["total_tokens"] = self.usage["prompt_tokens"] + self.usage["completion_tokens"]
 
     def answer(self) -> Any:
-        return self.chunks() if self.body.get("stream") is True else self.response()
+        return self.stream() if self.body.get("stream") is True else self.response()
+
+    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+        """The chunks; each word after ``echo_delay_ms`` (0: only a yield to the other requests)."""
+        delay = self.body.get("echo_delay_ms")
+        delay_s = delay / 1000 if isinstance(delay, int | float) and 0 < delay <= 10_000 else 0
+        for chunk in self.chunks():
+            if any(_words_in(choice) for choice in chunk["choices"]):
+                await asyncio.sleep(delay_s)
+            else:
+                await asyncio.sleep(0)
+            yield chunk
 
     def _head(self, object_: str) -> dict[str, Any]:
         return {"id": self.id, "object": object_, "created": self.created, "model": MODEL}

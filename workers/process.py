@@ -6,17 +6,23 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.clock import now_ms
 from app.store.context import Context
+from app.store.fleet import job_fields
 
 from . import gpus, progress
 from .loader import Handler, HandlerLoadError, load_handler
 from .outputs import OutputChecker, OutputRefused
 from .stopper import OUTPUT_REFUSED, Stopper
 
+if TYPE_CHECKING:
+    from .concurrent import Runner
+
 log = logging.getLogger(__name__)
+# A concurrent process writes its jobs' list at most this often (the heartbeat also carries it).
+STATE_COALESCE_S = 0.05
 
 
 def node_name() -> str:
@@ -49,12 +55,17 @@ class WorkerProcess:
             )
         self.endpoints = served_endpoints(ctx.registry.ids())
         self.state = "initializing"
-        self.job_id: str | None = None
-        self.job_endpoint: str | None = None
+        # The jobs this process runs now (id -> endpoint), of how many at once.
+        self.jobs: dict[str, str] = {}
+        self._jobs_lock = threading.Lock()
+        # A concurrent process's shared machinery (event loop, slots, batches); None in prefork.
+        self.runner: Runner | None = None
+        self._dirty = threading.Event()
+        self._reporter: threading.Thread | None = None
         self.stopper = Stopper(ctx.settings.stop_grace_s, ctx.store.remove)
         self.outputs = OutputChecker(ctx.settings)
-        # Why the running job must fail, when a progress value was refused (see fail_job).
-        self._refusal: OutputRefused | None = None
+        # Why a running job must fail, when a progress value of it was refused (see fail_job).
+        self._refusals: dict[str, OutputRefused] = {}
         self.handlers: dict[str, Handler] = {}
         self.load_errors: dict[str, str] = {}
         # Set by a job that asks for a fresh process (RunPod's refresh_worker).
@@ -93,22 +104,70 @@ class WorkerProcess:
 
     def fail_job(self, job_id: str, refused: OutputRefused) -> None:
         """Stop the running job ``job_id`` so that it ends FAILED with ``refused``'s error."""
-        if job_id != self.job_id:
+        with self._jobs_lock:
+            if job_id not in self.jobs:
+                return
+            self._refusals[job_id] = refused
+        if self.runner is not None:  # one of many: stop that job alone
+            self.runner.stop(job_id, OUTPUT_REFUSED)
             return
-        self._refusal = refused
         if threading.current_thread() is threading.main_thread():
             self.stopper.interrupt(OUTPUT_REFUSED)  # raises JobStopped here, in the handler
         self.stopper.stop(job_id, OUTPUT_REFUSED)
 
-    def take_refusal(self) -> OutputRefused | None:
+    def take_refusal(self, job_id: str) -> OutputRefused | None:
         """The refusal that stopped the job, once (None when it stopped for another reason)."""
-        refused, self._refusal = self._refusal, None
-        return refused
+        with self._jobs_lock:
+            return self._refusals.pop(job_id, None)
 
-    def set_state(self, state: str, job_id: str | None = None, endpoint: str | None = None) -> None:
-        self.state, self.job_id, self.job_endpoint = state, job_id, endpoint
+    @property
+    def max_concurrency(self) -> int:
+        """Jobs this process takes at once now (1 in a prefork pool process)."""
+        return self.runner.capacity.limit if self.runner is not None else 1
+
+    def set_state(self, state: str) -> None:
+        with self._jobs_lock:
+            self.state = state
+        self._changed()
+
+    def job_started(self, job_id: str, endpoint: str) -> None:
+        """Heartbeats list this job from now on."""
+        with self._jobs_lock:
+            self.jobs[job_id] = endpoint
+            self.state = "running"
+        self._changed()
+
+    def job_ended(self, job_id: str) -> None:
+        with self._jobs_lock:
+            self.jobs.pop(job_id, None)
+            self.state = "running" if self.jobs else "idle"
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.runner is None:
+            with self._jobs_lock:  # one job at a time: written at once, as it happens
+                self._report()
+            return
+        # Many jobs start and end each second: one writer thread sends the latest state, coalesced.
+        if self._reporter is None:
+            self._reporter = threading.Thread(target=self._report_changes, name="jobgate-state", daemon=True)
+            self._reporter.start()
+        self._dirty.set()
+
+    def _report_changes(self) -> None:
+        while not self._stop.is_set():
+            self._dirty.wait()
+            self._dirty.clear()
+            with self._jobs_lock:
+                self._report()
+            self._stop.wait(STATE_COALESCE_S)
+
+    def _report(self) -> None:
+        # Under the lock, so that the last write is the latest state.
         try:
-            self.ctx.fleet.set_state(self.id, state, job_id, broken=",".join(self.load_errors), job_endpoint=endpoint)
+            self.ctx.fleet.set_state(
+                self.id, self.state, broken=",".join(self.load_errors), **job_fields(self.jobs, self.max_concurrency)
+            )
         except Exception as exc:  # a heartbeat must never fail a job
             log.warning("cannot record worker state: %s", exc)
 
@@ -118,8 +177,7 @@ class WorkerProcess:
             self.endpoints,
             now_ms(),
             state=self.state,
-            job=self.job_id or "",
-            job_endpoint=self.job_endpoint or "",
+            **job_fields(dict(self.jobs), self.max_concurrency),
             host=socket.gethostname(),
             pid=self.pid,
             node=node_name(),

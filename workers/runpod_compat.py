@@ -14,7 +14,7 @@ import importlib.machinery
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -33,7 +33,13 @@ class RunpodConfig:
     module: str
     return_aggregate_stream: bool = False
     refresh_worker: bool = False
-    has_concurrency_modifier: bool = False
+    # RunPod's ``concurrency_modifier(current) -> int``: asked before taking more work
+    # (workers.slots), within the endpoint's max_concurrency.
+    concurrency_modifier: Callable[[int], int] | None = field(default=None, compare=False)
+
+    @property
+    def has_concurrency_modifier(self) -> bool:
+        return self.concurrency_modifier is not None
 
 
 # Configs recorded by ``start``, by the module that defines the handler.
@@ -54,16 +60,9 @@ def start(config: dict[str, Any]) -> None:
         module=getattr(handler, "__module__", "") or "",
         return_aggregate_stream=bool(config.get("return_aggregate_stream", False)),
         refresh_worker=bool(config.get("refresh_worker", False)),
-        has_concurrency_modifier=callable(config.get("concurrency_modifier")),
+        concurrency_modifier=modifier if callable(modifier := config.get("concurrency_modifier")) else None,
     )
     _configs[recorded.module] = recorded
-    if recorded.has_concurrency_modifier:
-        # A pool process runs one job at a time; scaling is the endpoint's `concurrency`.
-        log.info(
-            "%s: concurrency_modifier is not used by jobgate; set `concurrency` for the "
-            "endpoint in the endpoints file instead",
-            recorded.module,
-        )
 
 
 def progress_update(job: dict[str, Any], progress: Any) -> None:

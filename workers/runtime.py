@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.core.job import MISSING
 from app.core.strictjson import encode
+
+# Runs ``emit(chunk)`` elsewhere (a thread) and awaits it.
+Offload = Callable[[Callable[[Any], None], Any], Awaitable[Any]]
 
 
 @dataclass
@@ -22,7 +25,8 @@ class Outcome:
     refresh_worker: bool = False
 
 
-def _from_return(value: Any) -> Outcome:
+def from_return(value: Any) -> Outcome:
+    """A returned value as an Outcome (RunPod's rules for 'error' and 'refresh_worker')."""
     # RunPod: a returned dict may carry 'error' (job fails) and 'refresh_worker';
     # what remains is the output, dropped when nothing remains.
     if isinstance(value, dict) and ("error" in value or "refresh_worker" in value):
@@ -63,7 +67,29 @@ def execute(
         return _drain(result, emit, aggregate)
     if inspect.isasyncgen(result):
         return asyncio.run(_drain_async(result, emit, aggregate))
-    return _from_return(result)
+    return from_return(result)
+
+
+async def execute_async(
+    handler: Callable[[dict[str, Any]], Any],
+    job: dict[str, Any],
+    emit: Callable[[Any], None],
+    aggregate: bool = True,
+    offload: Offload | None = None,
+) -> Outcome:
+    """``execute`` for an async handler, on the caller's event loop (shared by concurrent jobs).
+
+    ``offload(emit, chunk)``, when given, writes an async generator's chunks off the loop (the
+    generator waits for its own chunk, so the order holds), so other jobs go on meanwhile.
+    """
+    result = handler(job)
+    if inspect.isawaitable(result):
+        result = await result
+    if inspect.isgenerator(result):
+        return _drain(result, emit, aggregate)
+    if inspect.isasyncgen(result):
+        return await _drain_async(result, emit, aggregate, offload)
+    return from_return(result)
 
 
 async def _await(awaitable: Any) -> Any:
@@ -80,12 +106,16 @@ class _Chunks:
 
     def take(self, chunk: Any) -> Outcome | None:
         """None to go on; an Outcome when the stream must end here."""
-        error = _chunk_error(chunk)
-        if error is not None:
-            return Outcome(error=error)
+        if (end := self.check(chunk)) is not None:
+            return end
         self.emit(chunk)
         self.collected.append(chunk)
         return None
+
+    def check(self, chunk: Any) -> Outcome | None:
+        """An Outcome when this chunk ends the stream (an error chunk), else None."""
+        error = _chunk_error(chunk)
+        return None if error is None else Outcome(error=error)
 
     def outcome(self) -> Outcome:
         return Outcome(output=self.collected if self.aggregate else [])
@@ -103,12 +133,20 @@ def _drain(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome
     return taken.outcome()
 
 
-async def _drain_async(chunks: Any, emit: Callable[[Any], None], aggregate: bool) -> Outcome:
+async def _drain_async(
+    chunks: Any, emit: Callable[[Any], None], aggregate: bool, offload: Offload | None = None
+) -> Outcome:
     taken = _Chunks(emit, aggregate)
     try:
         async for chunk in chunks:
-            if (end := taken.take(chunk)) is not None:
+            if offload is None:
+                if (end := taken.take(chunk)) is not None:
+                    return end
+                continue
+            if (end := taken.check(chunk)) is not None:
                 return end
+            await offload(emit, chunk)
+            taken.collected.append(chunk)
     finally:
         await chunks.aclose()
     return taken.outcome()

@@ -35,6 +35,10 @@ CANCELLED = "cancelled"
 EXPIRED = "ttl"
 # A progress value that is not JSON: the job ends FAILED (see workers/outputs.py).
 OUTPUT_REFUSED = "output refused"
+# Reasons a job of a concurrent process is stopped for (workers.inflight): past its
+# execution timeout, or still running when the worker's shutdown grace ran out.
+TIMED_OUT = "timeout"
+SHUTDOWN = "shutdown"
 
 
 class JobStopped(BaseException):

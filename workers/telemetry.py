@@ -128,6 +128,16 @@ class JobObserver:
         self.busy = Gauge(
             "jobgate_worker_busy_processes", "Pool processes running a job", registry=None, multiprocess_mode="livesum"
         )
+        # A prefork pool process is one slot; a concurrent process has as many as it takes jobs at once.
+        self.busy_slots = Gauge(
+            "jobgate_worker_busy_slots", "Job slots in use (jobs running)", registry=None, multiprocess_mode="livesum"
+        )
+        self.slots = Gauge(
+            "jobgate_worker_slots",
+            "Job slots (jobs the processes take at once)",
+            registry=None,
+            multiprocess_mode="livesum",
+        )
         self.processes = Gauge(
             "jobgate_worker_process_info",
             "Live pool processes and their GPU",
@@ -144,11 +154,7 @@ class JobObserver:
 
         def on_process_init(**_: Any) -> None:
             sweep_dead_processes()
-            worker = process.current(celery.context)
-            gpu = worker.gpu
-            self.processes.labels(
-                worker.id, "" if gpu is None else str(gpu.index), "" if gpu is None else gpu.name
-            ).set(1)
+            self.process_started(process.current(celery.context))
 
         def on_process_shutdown(**_: Any) -> None:
             from prometheus_client import multiprocess
@@ -159,6 +165,12 @@ class JobObserver:
         worker_process_init.connect(on_process_init, weak=False)
         worker_process_shutdown.connect(on_process_shutdown, weak=False)
 
+    def process_started(self, worker: process.WorkerProcess) -> None:
+        """A pool process (or a concurrent node's one process) is up: its GPU and its slots."""
+        gpu = worker.gpu
+        self.processes.labels(worker.id, "" if gpu is None else str(gpu.index), "" if gpu is None else gpu.name).set(1)
+        self.slots.set(worker.max_concurrency)
+
     def _prerun(self, task_id: str, task: Any, args: Any = (), **_: Any) -> None:
         if task.name != TASK_NAME or not args:
             return
@@ -166,6 +178,7 @@ class JobObserver:
         token = logs.bind(endpoint=args[0], job_id=task_id, worker_id=worker.id)
         self._running[task_id] = (time.monotonic(), token)
         self.busy.inc()
+        self.busy_slots.inc()
         log.info("job received", extra={"event": "job.received"})
 
     def _postrun(self, task_id: str, task: Any, args: Any = (), retval: Any = None, **_: Any) -> None:
@@ -177,6 +190,8 @@ class JobObserver:
         # A job that did not complete ends its task with an exception naming its status (workers/outcomes.py).
         status = retval if isinstance(retval, str) else getattr(retval, "status", "ERROR")
         self.busy.dec()
+        self.busy_slots.dec()
+        self.slots.set(process.current(task.app.context).max_concurrency)  # a concurrency_modifier may change it
         self.jobs.labels(args[0], status).inc()
         if status != "SKIPPED":
             self.execution.labels(args[0]).observe(seconds)

@@ -103,7 +103,7 @@ class Reaper:
         at = at_ms if at_ms is not None else now_ms()
         running = self._running()
         holders = self.fleet.running_jobs(r.worker_id for r in running)
-        suspects = [r for r in running if holders.get(r.worker_id) != r.job_id]
+        suspects = [r for r in running if r.job_id not in (holders.get(r.worker_id) or ())]
         key = self.keys.reaper_suspects()
         seen = cast(dict[str, str], self.redis.hgetall(key))
         keep: dict[str, str] = {}

@@ -21,6 +21,20 @@ class EndpointConfigError(ConfigError):
     """The endpoints file is missing, malformed or inconsistent."""
 
 
+# Jobs at once in one worker process; jobs per batch call; how long a batch gathers.
+MAX_CONCURRENCY_RANGE = (1, 1000)
+BATCH_SIZE_RANGE = (1, 1000)
+BATCH_WAIT_MS_RANGE = (0, 60_000)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Dynamic batching: the handler takes up to ``max_size`` jobs, gathered for ``wait_ms``."""
+
+    max_size: int
+    wait_ms: int
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One endpoint: a handler, its Celery queue and its limits."""
@@ -39,6 +53,14 @@ class Endpoint:
     # a process is replaced after this many jobs, or after a job leaves it above this RSS (KiB).
     max_tasks_per_child: int | None = None
     max_memory_per_child: int | None = None
+    # Jobs one worker process runs at once (sharing its loaded handler), and dynamic batching.
+    max_concurrency: int = 1
+    batch: Batch | None = None
+
+    @property
+    def is_concurrent(self) -> bool:
+        """Whether a worker process takes more than one job of this endpoint at once."""
+        return self.max_concurrency > 1 or self.batch is not None
 
     @property
     def queue(self) -> str:
@@ -64,7 +86,31 @@ _INTS = (
     "max_tasks_per_child",
     "max_memory_per_child",
 )
-_KNOWN = {"handler", "limits", *_INTS}
+_KNOWN = {"handler", "limits", "max_concurrency", "batch", *_INTS}
+_BATCH_KEYS = ("max_size", "wait_ms")
+
+
+def _ranged(value: Any, bounds: tuple[int, int], where: str, key: str) -> int:
+    low, high = bounds
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise EndpointConfigError(f"{where} {key} must be an integer from {low} to {high}, not {value!r}")
+    return value
+
+
+def _batch(value: Any, where: str) -> Batch:
+    if not isinstance(value, Mapping):
+        raise EndpointConfigError(f"{where} batch must be a table such as {{ max_size = 32, wait_ms = 10 }}")
+    unknown = sorted(set(value) - set(_BATCH_KEYS))
+    if unknown:
+        raise EndpointConfigError(
+            f"{where} has unknown key 'batch.{unknown[0]}'; known keys: batch.max_size, batch.wait_ms"
+        )
+    if "max_size" not in value:
+        raise EndpointConfigError(f"{where} batch.max_size is required")
+    return Batch(
+        max_size=_ranged(value["max_size"], BATCH_SIZE_RANGE, where, "batch.max_size"),
+        wait_ms=_ranged(value.get("wait_ms", 0), BATCH_WAIT_MS_RANGE, where, "batch.wait_ms"),
+    )
 
 
 def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path, source: str = "the endpoints file") -> Endpoint:
@@ -99,7 +145,18 @@ def _endpoint(eid: str, table: Mapping[str, Any], base_dir: Path, source: str = 
         limits = parse_limits(table.get("limits"), f"{source}: [endpoints.{eid}.limits]")
     except ValueError as exc:
         raise EndpointConfigError(str(exc)) from exc
-    return Endpoint(id=eid, handler=table["handler"], base_dir=base_dir, limits=limits, **ints)
+    where = f"{source}: [endpoints.{eid}]"
+    max_concurrency = _ranged(table.get("max_concurrency", 1), MAX_CONCURRENCY_RANGE, where, "max_concurrency")
+    batch = _batch(table["batch"], where) if "batch" in table else None
+    return Endpoint(
+        id=eid,
+        handler=table["handler"],
+        base_dir=base_dir,
+        limits=limits,
+        max_concurrency=max_concurrency,
+        batch=batch,
+        **ints,
+    )
 
 
 class Registry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from redis import Redis
@@ -41,15 +41,11 @@ class Fleet:
             pipe.expire(zkey, self.ttl_s)
         pipe.execute()
 
-    def set_state(
-        self, worker_id: str, state: str, job_id: str | None = None, broken: str = "", job_endpoint: str | None = None
-    ) -> None:
-        """Change a live worker's state (and the job it runs, of which endpoint) between heartbeats."""
+    def set_state(self, worker_id: str, state: str, broken: str = "", **jobs: Any) -> None:
+        """Change a live worker's state and its jobs (``job_fields``) between heartbeats."""
         key = self.keys.worker(worker_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(
-            key, mapping={"state": state, "job": job_id or "", "broken": broken, "job_endpoint": job_endpoint or ""}
-        )
+        pipe.hset(key, mapping={"state": state, "broken": broken, **jobs})
         pipe.expire(key, self.ttl_s)
         pipe.execute()
 
@@ -61,13 +57,16 @@ class Fleet:
             pipe.zrem(self.keys.workers(eid), worker_id)
         pipe.execute()
 
-    def running_jobs(self, worker_ids: Iterable[str]) -> dict[str, str | None]:
-        """The job each worker says it runs ("" when idle), or None when its heartbeat is gone."""
+    def running_jobs(self, worker_ids: Iterable[str]) -> dict[str, frozenset[str] | None]:
+        """The jobs each worker says it runs (empty when idle), or None when its heartbeat is gone."""
         ids = list(dict.fromkeys(worker_ids))
         pipe = self.redis.pipeline(transaction=False)
         for wid in ids:
-            pipe.hmget(self.keys.worker(wid), ["job", "state"])
-        return {wid: (job or "") if state is not None else None for wid, (job, state) in zip(ids, pipe.execute())}
+            pipe.hmget(self.keys.worker(wid), ["jobs", "job", "state"])
+        return {
+            wid: _split(jobs if jobs is not None else job) if state is not None else None
+            for wid, (jobs, job, state) in zip(ids, pipe.execute())
+        }
 
     def workers(self, endpoint: str, at_ms: int) -> list[dict[str, str]]:
         """Live workers of an endpoint, each as its heartbeat hash plus ``id``."""
@@ -105,6 +104,8 @@ class Fleet:
                 "pid": int(w["pid"]) if w.get("pid") else None,
                 "state": state_for(w, endpoint),
                 "jobId": w.get("job") or None,
+                "jobs": sorted(jobs_of(w)),
+                "maxConcurrency": int(w.get("max_concurrency") or 1),
                 "gpu": json.loads(w["gpu"]) if w.get("gpu") else None,
                 "lastHeartbeat": int(w.get("last") or 0),
                 "metricsPort": int(w.get("metrics_port") or 0) or None,
@@ -113,13 +114,41 @@ class Fleet:
         ]
 
 
-def state_for(worker: dict[str, str], endpoint: str) -> str:
-    """A worker's state for one endpoint, one of WORKER_STATES."""
+def job_fields(jobs: Mapping[str, str], max_concurrency: int) -> dict[str, Any]:
+    """The heartbeat fields that say which jobs (id -> endpoint) a worker runs, of how many slots."""
+    first = next(iter(jobs), "")
+    return {
+        "job": first,
+        "job_endpoint": jobs.get(first, ""),
+        "jobs": ",".join(jobs),
+        "job_endpoints": ",".join(sorted(set(jobs.values()))),
+        "max_concurrency": max_concurrency,
+    }
+
+
+def _split(raw: str | None) -> frozenset[str]:
+    return frozenset(p for p in (raw or "").split(",") if p)
+
+
+def jobs_of(worker: Mapping[str, str]) -> frozenset[str]:
+    """The ids of the jobs a worker's heartbeat says it runs."""
+    return _split(worker["jobs"] if "jobs" in worker else worker.get("job"))
+
+
+def state_for(worker: Mapping[str, str], endpoint: str) -> str:
+    """A worker's state for one endpoint, one of WORKER_STATES.
+
+    running: it runs at least one job of this endpoint (also when it has free slots left);
+    throttled: it runs only other endpoints' jobs and has no free slot; idle otherwise.
+    """
     # A process whose handler for this endpoint failed to import is unhealthy for it.
     if endpoint in worker.get("broken", "").split(","):
         return "unhealthy"
     state = worker.get("state", "idle")
-    if state == "running" and worker.get("job_endpoint") not in (None, "", endpoint):
-        # Busy with another endpoint's job: it cannot take this endpoint's work now.
-        return "throttled"
+    if state == "running":
+        endpoints = _split(worker.get("job_endpoints") or worker.get("job_endpoint"))
+        if endpoints and endpoint not in endpoints:
+            # Busy with other endpoints' jobs: it can take this endpoint's work only in a free slot.
+            full = len(jobs_of(worker)) >= int(worker.get("max_concurrency") or 1)
+            return "throttled" if full else "idle"
     return state if state in WORKER_STATES else "unhealthy"

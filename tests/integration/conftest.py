@@ -115,3 +115,20 @@ def pinned_worker(settings: Settings, redis: Redis, tmp_path_factory) -> Iterato
     )
     yield {"proc": proc, "log": log, "metrics_port": port}
     stop(proc)
+
+
+# Endpoints with max_concurrency or batch, served by one concurrent worker process.
+MANY = ["many-async", "many-sync", "many-stream", "batched"]
+
+
+@pytest.fixture(scope="session")
+def many_worker(settings: Settings, redis: Redis, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """One concurrent worker (one process, Celery's thread pool) serving the MANY endpoints."""
+    log = tmp_path_factory.mktemp("many") / "worker.log"
+    port = free_port()
+    args = ["--metrics-port", str(port)]
+    for eid in MANY:
+        args += ["-e", eid]
+    proc = start_worker(settings, redis, log, args, "many-worker", 1)
+    yield {"proc": proc, "log": log, "metrics_port": port}
+    stop(proc)

@@ -7,11 +7,14 @@ and assigning GPUs without a worker: tests/unit/test_gpu_specs.py.
 
 import concurrent.futures as cf
 import json
+import subprocess
+import sys
 
 import pytest
 
-from tests.helpers import PINNED_GPUS, start_worker, stop, wait_until
-from workers import gpus
+from app.core.settings import Settings
+from tests.helpers import FAKE_GPUS, PINNED_GPUS, ROOT, service_env, start_worker, stop, wait_until
+from workers import command, gpus
 
 # This describes a host without GPUs (CI, laptops); on a GPU host it does not apply.
 without_gpus = pytest.mark.skipif(bool(gpus.from_nvml()[0]), reason="this host has GPUs")
@@ -61,3 +64,30 @@ def test_gpus_all_on_a_host_without_gpus_runs_on_the_cpu_and_says_so(api, settin
     finally:
         stop(proc)
         wait_until(lambda: not redis.keys("jg:worker:cpu@*"), 10)
+
+
+def test_slot_without_a_slot_is_refused():
+    with pytest.raises(gpus.GPUSpecError, match="JOBGATE_WORKER_SLOT"):
+        command.plan_gpus("slot", Settings(gpu_inventory=json.dumps(FAKE_GPUS)), None, {})
+
+
+def test_a_worker_of_a_many_jobs_endpoint_runs_one_process_per_gpu_each_pinned(api, settings, redis, tmp_path):
+    log = tmp_path / "worker.log"
+    cmd = [sys.executable, "-m", "app.cli", "worker", "-e", "gpu-many", "--gpus", "1,3", "-n", "many-gpus@%h"]
+    env = service_env(settings, JOBGATE_GPU_INVENTORY=json.dumps(FAKE_GPUS))
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        assert wait_until(lambda: len(redis.keys("jg:worker:many-gpus-gpu*")) == 2, 60), log.read_text()[-3000:]
+        workers = api.get("/v2/gpu-many/workers").get_json()["workers"]
+        assert sorted((w["node"].split("@")[0], w["gpu"]["index"]) for w in workers) == [
+            ("many-gpus-gpu1", 1),
+            ("many-gpus-gpu3", 3),
+        ]
+        bodies = [api.wait("gpu-many", api.run("gpu-many", {})) for _ in range(2)]
+        for body in bodies:
+            node = body["workerId"].split("@")[0]
+            assert body["output"]["imported_with"] == node.removeprefix("many-gpus-gpu")
+    finally:
+        stop(proc)
+        assert wait_until(lambda: not redis.keys("jg:worker:many-gpus-gpu*"), 30)

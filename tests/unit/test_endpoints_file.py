@@ -124,3 +124,47 @@ def test_the_default_queue_limit_is_runpods_rule(tmp_path):
     assert _endpoint("a", {"handler": "m:f"}, tmp_path).queue_limit == 500
     assert _endpoint("a", {"handler": "m:f", "workers_max": 4}, tmp_path).queue_limit == 2000
     assert _endpoint("a", {"handler": "m:f", "workers_max": 4, "max_queue": 7}, tmp_path).queue_limit == 7
+
+
+def test_max_concurrency_and_batch_are_read(tmp_path):
+    registry = load(
+        tmp_path,
+        """
+        [endpoints.embed]
+        handler = "m:f"
+        max_concurrency = 4
+        batch = { max_size = 32, wait_ms = 10 }
+    """,
+    )
+    assert registry["embed"].max_concurrency == 4
+    assert (registry["embed"].batch.max_size, registry["embed"].batch.wait_ms) == (32, 10)
+    assert registry["embed"].is_concurrent
+
+
+def test_an_endpoint_runs_one_job_at_a_time_by_default(tmp_path):
+    endpoint = load(tmp_path, '[endpoints.e]\nhandler = "m:f"\n')["e"]
+    assert (endpoint.max_concurrency, endpoint.batch, endpoint.is_concurrent) == (1, None, False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("max_concurrency = 0", "max_concurrency"),
+        ("max_concurrency = 1001", "max_concurrency"),
+        ("max_concurrency = 2.5", "max_concurrency"),
+        ("batch = { max_size = 0 }", "batch.max_size"),
+        ("batch = { max_size = 1001 }", "batch.max_size"),
+        ("batch = { max_size = 8, wait_ms = -1 }", "batch.wait_ms"),
+        ("batch = { max_size = 8, wait_ms = 60001 }", "batch.wait_ms"),
+        ("batch = { max_size = 8, wait = 5 }", "batch.wait"),
+        ("batch = 8", "batch"),
+    ],
+)
+def test_a_concurrency_setting_out_of_range_is_an_error_naming_the_file_the_endpoint_and_the_key(
+    tmp_path, setting, key
+):
+    with pytest.raises(EndpointConfigError) as refused:
+        load(tmp_path, f'[endpoints.llm]\nhandler = "m:f"\n{setting}\n')
+    message = str(refused.value)
+    assert str(tmp_path / "endpoints.toml") in message
+    assert "[endpoints.llm]" in message and key in message
