@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .redisurl import RedisUrlError, is_sentinel, parse_sentinel
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PORT = 8000
 DEFAULT_ENDPOINTS_FILE = "endpoints.toml"
@@ -38,6 +40,8 @@ DEFAULT_WORKER_GRACE_S = 30
 DEFAULT_REAPER_INTERVAL_S = 10
 # Redis connections one process may open (the gateway blocks for a free one past that).
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
+# Replicas that must hold a new job before /run and /runsync answer (Redis WAIT); 0: no wait.
+DEFAULT_REDIS_MIN_REPLICAS = 0
 # Log lines: "json" (one JSON object per line) or "human" (what `make run` shows).
 DEFAULT_LOG_FORMAT = "json"
 
@@ -87,6 +91,17 @@ class Settings:
     reaper_interval_s: int = DEFAULT_REAPER_INTERVAL_S
     # 0: derived from the endpoints (the least that keeps a running job from being run twice).
     visibility_timeout_s: int = 0
+    redis_min_replicas: int = DEFAULT_REDIS_MIN_REPLICAS
+
+    def __post_init__(self) -> None:
+        # A malformed Sentinel URL is a start-up error naming REDIS_URL, not a failure on first use.
+        if is_sentinel(self.redis_url):
+            try:
+                parse_sentinel(self.redis_url)
+            except RedisUrlError as exc:
+                raise ConfigError(str(exc)) from None
+        if self.redis_min_replicas < 0:
+            raise ConfigError(f"JOBGATE_REDIS_MIN_REPLICAS={self.redis_min_replicas} must be 0 or more")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

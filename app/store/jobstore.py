@@ -34,6 +34,8 @@ PRUNE_ON_CREATE = 20
 PRUNE_ON_LIST = 1000
 # Times a purge re-reads the queue when jobs arrive or start while it reads.
 PURGE_ATTEMPTS = 5
+# How long /run waits for JOBGATE_REDIS_MIN_REPLICAS replicas to hold a new job (ms).
+REPLICA_WAIT_MS = 1000
 log = logging.getLogger(__name__)
 
 
@@ -144,6 +146,18 @@ class JobStore:
             args=[ttl, at + ttl, job_id, at, PRUNE_ON_CREATE, *flat],
         )
         return job
+
+    def replicate(self, job_id: str, replicas: int, timeout_ms: int = REPLICA_WAIT_MS) -> int:
+        """Wait until ``replicas`` replicas hold everything written so far; how many do.
+
+        WAIT counts from the last write of the connection it is sent on, and the job's
+        message went out on kombu's: a PUBLISH first (propagated like any write) moves that
+        mark past every write before it, on any connection, since replication is one stream.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.publish(self.keys.replicated_channel, job_id)
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        return int(pipe.execute()[-1])
 
     def get(self, job_id: str) -> Job | None:
         """The job, or None when it is unknown, purged or expired."""

@@ -11,6 +11,8 @@ class Keys:
         self.done_channel = f"{prefix}:done"
         # Pub/sub: a job id, published each time a streaming job appends a chunk.
         self.chunk_channel = f"{prefix}:chunk"
+        # Pub/sub: a job id, published (and so replicated) right before WAIT counts its replicas.
+        self.replicated_channel = f"{prefix}:replicated"
 
     def job(self, job_id: str) -> str:
         """Hash: one job's record (state, input, output, timings)."""
