@@ -10,6 +10,9 @@ than 503 (goal 0), and 503s.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,7 +23,7 @@ import requests
 
 from tests.faults.conftest import TERMINAL, H, Stack, report
 from tests.faults.sentinel import SentinelCluster
-from tests.helpers import wait_until
+from tests.helpers import ROOT, wait_until
 
 KILLS = 3
 PACE_S = 0.05
@@ -71,6 +74,18 @@ class Submitter:
         return None if found is None else found - t
 
 
+def hold_runsync(url: str, held: list[tuple[int, str]]) -> threading.Thread:
+    """A /runsync call (a 3 s job) that is waiting when the master dies; its answer goes to ``held``."""
+
+    def call() -> None:
+        r = requests.post(f"{url}/v2/echo/runsync?wait=60000", json={"input": {"sleep": 3}}, headers=H, timeout=90)
+        held.append((r.status_code, r.json().get("status", r.text[:200])))
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
+
+
 def terminal_states(stack: Stack, ids: list[str], timeout: float) -> dict[str, str]:
     """Each job's last status, polled until all are terminal or ``timeout`` passes."""
     last: dict[str, str] = {}
@@ -93,12 +108,15 @@ def test_a_master_killed_three_times_under_load_loses_no_acknowledged_job(min_re
     stack = Stack(cluster.url, tmp_path, redis=cluster.client(), JOBGATE_REDIS_MIN_REPLICAS=str(min_replicas))
     submitter = Submitter(stack.url)
     recoveries: list[float | None] = []
+    held: list[tuple[int, str]] = []
+    holders: list[threading.Thread] = []
     try:
         stack.start_gateway()
         stack.start_worker("w", ["echo"], concurrency=2)
         submitter.start()
         assert submitter.first_accepted_after(0, 30) is not None
         for _ in range(KILLS):
+            holders.append(hold_runsync(stack.url, held))
             time.sleep(2)
             t0 = time.monotonic()
             killed = cluster.kill_master()
@@ -109,6 +127,8 @@ def test_a_master_killed_three_times_under_load_loses_no_acknowledged_job(min_re
             assert wait_until(cluster.in_sync, 60), "the restarted node did not sync"
         time.sleep(2)
         submitter.stop()
+        for holder in holders:
+            holder.join(90)
         ids = list(submitter.accepted)
         states = terminal_states(stack, ids, 120)
         figures: dict[str, Any] = {
@@ -120,10 +140,13 @@ def test_a_master_killed_three_times_under_load_loses_no_acknowledged_job(min_re
             "lost": sum(s not in TERMINAL for s in states.values()),
             "answers": {str(k): v for k, v in sorted(submitter.codes.items())},
             "other_5xx": sum(v for k, v in submitter.codes.items() if k >= 500 and k != 503),
+            "runsync_held_through_kill": held,
         }
         report(f"Redis Sentinel failover x{KILLS} (JOBGATE_REDIS_MIN_REPLICAS={min_replicas})", **figures)
         assert not submitter.errors, submitter.errors[:5]
         assert figures["other_5xx"] == 0
+        # A /runsync waiting when the master died kept waiting and got its result.
+        assert held == [(200, "COMPLETED")] * KILLS, held
         assert all(r is not None for r in recoveries), recoveries
         # Same processes throughout: nothing was restarted to follow the new master.
         assert stack.gateway is not None and stack.gateway.poll() is None
@@ -134,3 +157,31 @@ def test_a_master_killed_three_times_under_load_loses_no_acknowledged_job(min_re
         submitter.stop()
         stack.stop()
         cluster.stop()
+
+
+def test_jobgate_redis_ensure_finds_the_master_through_the_sentinels_and_never_starts_one(tmp_path: Path) -> None:
+    cluster = SentinelCluster(tmp_path / "redis")
+    cluster.start()
+    env = dict(os.environ, REDIS_URL=cluster.url)
+    try:
+        found = subprocess.run(
+            [sys.executable, "-m", "app.cli", "redis", "--ensure", "--data-dir", str(tmp_path / "var")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert found.returncode == 0 and "found a Redis" in found.stdout, found.stdout + found.stderr
+    finally:
+        cluster.stop()
+    gone = subprocess.run(
+        [sys.executable, "-m", "app.cli", "redis", "--ensure", "--data-dir", str(tmp_path / "var")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert gone.returncode != 0 and "through the sentinels" in gone.stderr
+    assert not (tmp_path / "var").exists()
