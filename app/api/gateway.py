@@ -50,13 +50,26 @@ class Gateway:
         """The job, only through the endpoint it was submitted to; else NotFound."""
         self.endpoint(endpoint_id)
         job = self.store.get(job_id)
-        if job is None or job.endpoint != endpoint_id:
+        if job is None:
+            raise self.missing(endpoint_id, job_id)
+        if job.endpoint != endpoint_id:
             raise JobNotFound(job_id)
         return job
 
-    def wait_for(self, job_id: str, wait_ms: int) -> Job:
+    def missing(self, endpoint_id: str, job_id: str) -> JobNotFound:
+        """The 404 for a job that is not here: when and why it went, while its tombstone lasts;
+        else ``job <id> not found``."""
+        gone = self.store.gone(endpoint_id, job_id)
+        if gone is None:
+            return JobNotFound(job_id)
+        return JobNotFound(job_id, gone.message(job_id, self.settings), gone.fields())
+
+    def wait_for(self, endpoint_id: str, job_id: str, wait_ms: int) -> Job:
         """The job once it has ended, or as it is when ``wait_ms`` has passed."""
-        return wait_for_end(self.store, self.waiter, job_id, wait_ms)
+        try:
+            return wait_for_end(self.store, self.waiter, job_id, wait_ms)
+        except JobNotFound:
+            raise self.missing(endpoint_id, job_id) from None
 
 
 def current_gateway() -> Gateway:

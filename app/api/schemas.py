@@ -138,6 +138,8 @@ class ErrorSchema(Schema):
     error = fields.String(required=True, metadata={"description": "What went wrong"})
     code = fields.Integer(required=True, metadata={"description": "HTTP status"})
     errors = fields.Dict(metadata={"description": "Field name -> messages"})
+    expiredAt = fields.String(metadata={"description": "404 of a job whose record expired: when (UTC, ISO 8601)"})
+    purgedAt = fields.String(metadata={"description": "404 of a job purged from its queue: when (UTC, ISO 8601)"})
 
 
 class GpuSchema(Schema):

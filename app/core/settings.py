@@ -42,6 +42,8 @@ DEFAULT_REAPER_INTERVAL_S = 10
 DEFAULT_REDIS_MAX_CONNECTIONS = 128
 # Replicas that must hold a new job before /run and /runsync answer (Redis WAIT); 0: no wait.
 DEFAULT_REDIS_MIN_REPLICAS = 0
+# How long an expired or purged job's id still answers "expired"/"purged" rather than "not found".
+DEFAULT_TOMBSTONE_TTL_S = 24 * 3600
 # Log lines: "json" (one JSON object per line) or "human" (what `make run` shows).
 DEFAULT_LOG_FORMAT = "json"
 
@@ -92,6 +94,7 @@ class Settings:
     # 0: derived from the endpoints (the least that keeps a running job from being run twice).
     visibility_timeout_s: int = 0
     redis_min_replicas: int = DEFAULT_REDIS_MIN_REPLICAS
+    tombstone_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S
 
     def __post_init__(self) -> None:
         # A malformed Sentinel URL is a start-up error naming REDIS_URL, not a failure on first use.

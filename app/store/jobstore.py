@@ -14,6 +14,7 @@ from ..core.clock import now_ms
 from ..core.job import MISSING, Job, new_job_id
 from ..core.settings import Settings
 from ..core.states import JobStatus
+from ..core.tombstone import Tombstone, endpoint_tag
 from .keys import Keys
 from .metrics import JobMetrics
 from .scripts import Scripts
@@ -80,6 +81,14 @@ class JobStore:
         self.scripts = Scripts(redis)
         self.metrics = JobMetrics(redis, self.keys)
 
+    @property
+    def _tomb_keep_ms(self) -> int:
+        return self.settings.tombstone_ttl_s * 1000
+
+    def gone(self, endpoint: str, job_id: str) -> Tombstone | None:
+        """Why and when a job that is no longer here went, while its tombstone lasts."""
+        return Tombstone.decode(cast(str | None, self.redis.get(self.keys.tombstone(job_id))), endpoint, now_ms())
+
     # -- stats buckets -----------------------------------------------------
     def _bucket_key(self, endpoint: str, at_ms: int) -> str:
         return self.keys.stats(endpoint, at_ms // 1000 // STATS_BUCKET_S)
@@ -142,8 +151,14 @@ class JobStore:
         flat = [x for kv in fields.items() for x in kv]
         k = self.keys
         self.scripts["create"](
-            keys=[k.job(job_id), k.queued(endpoint), k.requests(endpoint), k.requests_expiry(endpoint)],
-            args=[ttl, at + ttl, job_id, at, PRUNE_ON_CREATE, *flat],
+            keys=[
+                k.job(job_id),
+                k.queued(endpoint),
+                k.requests(endpoint),
+                k.requests_expiry(endpoint),
+                k.tombstone(job_id),
+            ],
+            args=[ttl, at + ttl, job_id, at, PRUNE_ON_CREATE, self._tomb_keep_ms, endpoint_tag(endpoint), *flat],
         )
         return job
 
@@ -175,8 +190,9 @@ class JobStore:
                     k.stream_cursor(job.id),
                     k.requests(job.endpoint),
                     k.requests_expiry(job.endpoint),
+                    k.tombstone(job.id),
                 ],
-                args=[retention_ms, now_ms(), job.id],
+                args=[retention_ms, now_ms(), job.id, self._tomb_keep_ms, endpoint_tag(job.endpoint)],
             )
         )
 
@@ -192,8 +208,9 @@ class JobStore:
                 k.stream_cursor(job.id),
                 k.requests(job.endpoint),
                 k.requests_expiry(job.endpoint),
+                k.tombstone(job.id),
             ],
-            args=[at, job.id, self._stats_ttl_s],
+            args=[at, job.id, self._stats_ttl_s, self._tomb_keep_ms, endpoint_tag(job.endpoint)],
         )
 
     def purge(self, endpoint: str, broker_lists: Iterable[str]) -> int:
@@ -205,11 +222,11 @@ class JobStore:
         k, lanes = self.keys, list(broker_lists)
         for _ in range(PURGE_ATTEMPTS):
             ids = cast(list[str], self.redis.zrange(k.queued(endpoint), 0, -1))
-            job_keys = [key for job_id in ids for key in (k.job(job_id), k.stream(job_id))]
+            job_keys = [key for job_id in ids for key in (k.job(job_id), k.stream(job_id), k.tombstone(job_id))]
             removed = int(
                 self.scripts["purge"](
                     keys=[k.queued(endpoint), k.requests(endpoint), k.requests_expiry(endpoint), *lanes, *job_keys],
-                    args=[now_ms(), len(lanes), *ids],
+                    args=[now_ms(), len(lanes), self._tomb_keep_ms, endpoint_tag(endpoint), *ids],
                 )
             )
             if removed >= 0:
@@ -353,6 +370,7 @@ class JobStore:
                 k.stream_cursor(job.id),
                 k.requests(job.endpoint),
                 k.requests_expiry(job.endpoint),
+                k.tombstone(job.id),
             ],
             args=[
                 status.value,
@@ -365,6 +383,8 @@ class JobStore:
                 self._stats_ttl_s,
                 k.done_channel,
                 job.id,
+                self._tomb_keep_ms,
+                endpoint_tag(job.endpoint),
             ],
         )
         if result != "OK":
@@ -455,8 +475,9 @@ class JobStore:
                 k.stream_cursor(job.id),
                 k.queued(job.endpoint),
                 k.running(job.endpoint),
+                k.tombstone(job.id),
             ],
-            args=[job.id, k.done_channel],
+            args=[job.id, k.done_channel, now_ms(), self._tomb_keep_ms, endpoint_tag(job.endpoint)],
         )
 
     def requeue(self, job_id: str, endpoint: str, worker_id: str, started_ms: str) -> bool:

@@ -18,6 +18,11 @@ class Keys:
         """Hash: one job's record (state, input, output, timings)."""
         return f"{self.prefix}:job:{job_id}"
 
+    def tombstone(self, job_id: str) -> str:
+        """String: an integer saying why and when the job's record goes, and of which endpoint
+        (see app.core.tombstone); it outlives the record by JOBGATE_TOMBSTONE_TTL_S."""
+        return f"{self.prefix}:gone:{job_id}"
+
     def stream(self, job_id: str) -> str:
         """List: a generator job's chunks, in order."""
         return f"{self.prefix}:stream:{job_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.errors import BadRequest, JobNotFound
+from ...core.errors import BadRequest
 from ...core.limits import Operation
 from ...core.states import RETRYABLE, JobStatus
 from ..blueprint import Blueprint
@@ -36,7 +36,7 @@ def runsync(body: dict[str, Any], query: dict[str, Any], endpoint_id: str) -> di
     """Submit a job and hold the request until it ends or ``wait`` ms pass."""
     gw = current_gateway()
     job = gw.dispatcher.submit(gw.endpoint(endpoint_id), body, sync=True)
-    return gw.wait_for(job.id, query["wait"]).to_status()
+    return gw.wait_for(job.endpoint, job.id, query["wait"]).to_status()
 
 
 @blp.route("/status/<job_id>", methods=["GET", "POST"])
@@ -60,7 +60,7 @@ def status_sync(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[st
     """Like status, but holds the request until the job ends or ``wait`` ms pass."""
     gw = current_gateway()
     gw.job(endpoint_id, job_id)
-    return gw.wait_for(job_id, query["wait"]).to_status()
+    return gw.wait_for(endpoint_id, job_id, query["wait"]).to_status()
 
 
 @blp.route("/cancel/<job_id>", methods=["POST"])
@@ -86,7 +86,7 @@ def retry(endpoint_id: str, job_id: str) -> dict[str, Any]:
         raise BadRequest(f"job {job_id} is {job.status.value}; only FAILED or TIMED_OUT jobs can be retried")
     outcome = gw.store.retry(job)
     if outcome is None:
-        raise JobNotFound(job_id)
+        raise gw.missing(endpoint_id, job_id)
     if outcome != "OK":
         raise BadRequest(f"job {job_id} is {outcome}; only FAILED or TIMED_OUT jobs can be retried")
     gw.dispatcher.send(gw.store.get(job_id) or job)

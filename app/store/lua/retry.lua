@@ -1,9 +1,9 @@
 -- Puts a FAILED or TIMED_OUT job back to IN_QUEUE, with its output, error and stream cleared.
 -- Returns 'OK', or the current status when it is not retryable (false if gone).
--- uses: extend, index
+-- uses: extend, index, tombstone
 local job_key, queued_key, stats_key, stream_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local cursor_key, requests_key, expiry_key = KEYS[5], KEYS[6], KEYS[7]
-local now_ms, job_id, stats_ttl_s = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local cursor_key, requests_key, expiry_key, tomb_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local now_ms, job_id, stats_ttl_s, tomb_keep_ms, tomb_tag = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 local status = redis.call('HGET', job_key, 'status')
 if not status then return false end
@@ -13,6 +13,7 @@ redis.call('HDEL', job_key, 'output', 'error', 'started', 'finished', 'worker', 
 redis.call('HSET', job_key, 'status', 'IN_QUEUE', 'queued', now_ms, 'deliveries', 0)
 redis.call('HINCRBY', job_key, 'retries', 1)
 redis.call('PEXPIRE', job_key, ttl)
+tombstone(tomb_key, tomb_tag, now_ms + ttl, 3, tomb_keep_ms, now_ms)
 index_expiry(expiry_key, job_id, now_ms + ttl)
 extend(requests_key, ttl)
 extend(expiry_key, ttl)
