@@ -135,16 +135,15 @@ class SentinelCluster:
         return int(fields.get("num-slaves", 0)) >= 1
 
     def in_sync(self) -> bool:
-        """Whether the master has an online replica that has its whole replication stream."""
+        """Whether the master has an online replica (its initial sync done) that acknowledged
+        the stream within the last second (exact offsets rarely match while writes go on)."""
         try:
             master = next(n for n in self.data if n.answers() and n.client().info("replication")["role"] == "master")
             info = master.client().info("replication")
         except (StopIteration, Exception):
             return False
         replica = info.get("slave0")
-        return (
-            bool(replica) and replica.get("state") == "online" and replica.get("offset") == info["master_repl_offset"]
-        )
+        return bool(replica) and replica.get("state") == "online" and int(replica.get("lag", 99)) <= 1
 
     def kill_master(self) -> Node:
         """SIGKILL the current master; returns it (to restart later)."""
