@@ -48,7 +48,7 @@ class Dispatcher:
         # hundreds of requests may publish at once, so they queue here for a slot.
         self._send_slots = threading.BoundedSemaphore(max(1, context.settings.redis_max_connections // 2))
 
-    def submit(self, endpoint: Endpoint, body: Mapping[str, Any], *, sync: bool) -> Job:
+    def submit(self, endpoint: Endpoint, body: Mapping[str, Any], *, sync: bool, job_id: str | None = None) -> Job:
         """Record a job as IN_QUEUE, then queue it on the endpoint's Celery queue."""
         policy = body.get("policy") or {}
         timeout_ms = policy.get("executionTimeout") or endpoint.execution_timeout_ms
@@ -70,6 +70,7 @@ class Dispatcher:
             ttl_ms=policy.get("ttl"),
             low_priority=bool(policy.get("lowPriority")),
             extra=extra,
+            job_id=job_id,
         )
         self.send(job)
         if self.context.settings.redis_min_replicas:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 DAY_MS = 86_400_000
 # OpenAPI 3.0 has no "not null" for an untyped value: list the JSON types instead.
@@ -53,6 +53,22 @@ def _default_wait_ms() -> int:
     from .gateway import current_gateway
 
     return current_gateway().settings.runsync_wait_ms
+
+
+class IdempotencyHeaderSchema(Schema):
+    """The ``Idempotency-Key`` header of /run and /runsync (other headers are not read here)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Length(1, 255),
+        metadata={
+            "description": "Any string (1-255 characters): the same key with the same body within 24 h answers "
+            "the same job, never a second one; with another body, 409. Per API key and endpoint."
+        },
+    )
 
 
 class WaitQuerySchema(Schema):

@@ -59,6 +59,12 @@ class JobNotFound(NotFound):
         return {**super().to_dict(), **self.fields}
 
 
+class Conflict(JobgateError):
+    """The request contradicts an earlier one (an Idempotency-Key sent with another body)."""
+
+    status = 409
+
+
 class PayloadTooLarge(JobgateError):
     """The request body is over the operation's cap."""
 

@@ -16,6 +16,7 @@ from ..core.settings import Settings
 from .apikeys import KeyStore
 from .connection import connect
 from .fleet import Fleet
+from .idempotency import IdempotencyKeys
 from .jobstore import JobStore
 from .keys import Keys
 from .limiter import Limiter
@@ -57,6 +58,10 @@ class Context:
     @cached_property
     def apikeys(self) -> KeyStore:
         return KeyStore(self.redis, self.keys)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyKeys:
+        return IdempotencyKeys(self.redis, self.keys)
 
     @cached_property
     def limiter(self) -> Limiter:

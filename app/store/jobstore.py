@@ -109,9 +109,11 @@ class JobStore:
         ttl_ms: int | None = None,
         low_priority: bool = False,
         extra: dict[str, Any] | None = None,
+        job_id: str | None = None,
     ) -> Job:
-        """Record a new job as IN_QUEUE (before it is sent to Celery)."""
-        job_id = new_job_id(sync)
+        """Record a new job as IN_QUEUE (before it is sent to Celery); ``job_id``: one chosen
+        beforehand (an idempotency key claimed it), else a new one."""
+        job_id = job_id or new_job_id(sync)
         at = now_ms()
         ttl = ttl_ms or self.settings.job_ttl_ms
         retention_s = self.settings.result_ttl_sync_s if sync else self.settings.result_ttl_async_s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 
 class Keys:
     """Key and channel names under ``prefix``."""
@@ -17,6 +19,12 @@ class Keys:
     def job(self, job_id: str) -> str:
         """Hash: one job's record (state, input, output, timings)."""
         return f"{self.prefix}:job:{job_id}"
+
+    def idempotency(self, scope: str, endpoint: str, key: str) -> str:
+        """String: the job an Idempotency-Key names, per API key (``scope``) and endpoint; the
+        client's key is hashed, so any string up to 255 characters makes a short key name."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return f"{self.prefix}:idem:{scope}:{endpoint}:{digest}"
 
     def tombstone(self, job_id: str) -> str:
         """String: an integer saying why and when the job's record goes, and of which endpoint
