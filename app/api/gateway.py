@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app
 
+from ..core.clock import now_ms
 from ..core.endpoints import Endpoint
 from ..core.errors import JobNotFound, NotFound
 from ..core.job import Job
+from ..core.queueing import why_waiting
 from ..store.context import Context
+from ..store.fleet import state_for
 from .dispatch import Dispatcher, make_producer
 from .reaper import Reaper
 from .waiting import CompletionWaiter, wait_for_end
@@ -63,6 +68,14 @@ class Gateway:
         if gone is None:
             return JobNotFound(job_id)
         return JobNotFound(job_id, gone.message(job_id, self.settings), gone.fields())
+
+    def why_waiting(self, job: Job) -> dict[str, Any]:
+        """A queued job's place in its endpoint's waiting order and why it waits: O(log n) in the
+        queue's length, plus one read per live worker of the endpoint."""
+        place = self.store.queue_place(job.endpoint, job.id)
+        at = now_ms()
+        states = [state_for(w, job.endpoint) for w in self.fleet.workers(job.endpoint, at)]
+        return why_waiting(job.endpoint, place, job.low_priority, states)
 
     def wait_for(self, endpoint_id: str, job_id: str, wait_ms: int) -> Job:
         """The job once it has ended, or as it is when ``wait_ms`` has passed."""

@@ -101,6 +101,18 @@ class JobSubmittedSchema(Schema):
     status = fields.String(required=True)
 
 
+class QueueSchema(Schema):
+    position = fields.Integer(
+        allow_none=True, metadata={"description": "1: the next job its endpoint's workers take (normal lane first)"}
+    )
+    reason = fields.String(
+        metadata={
+            "description": "no_worker, handler_failed, workers_busy, workers_busy_elsewhere, low_priority or starting"
+        }
+    )
+    detail = fields.String(metadata={"description": "The reason in words"})
+
+
 class JobSchema(Schema):
     id = fields.String(required=True)
     status = fields.String(required=True)
@@ -113,6 +125,7 @@ class JobSchema(Schema):
     webhookStatus = fields.String(
         metadata={"description": "Webhook delivery: pending, delivered, or failed with the last HTTP status"}
     )
+    queue = fields.Nested(QueueSchema, metadata={"description": "/status of an IN_QUEUE job: why it waits"})
 
 
 class StreamSchema(Schema):

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from ..core.clock import now_ms
 from ..core.job import MISSING, Job, new_job_id
+from ..core.queueing import LOW_LANE_SCORE, QueuePlace, waiting_score
 from ..core.settings import Settings
 from ..core.states import JobStatus
 from ..core.tombstone import Tombstone, endpoint_tag
@@ -35,6 +36,8 @@ PRUNE_ON_CREATE = 20
 PRUNE_ON_LIST = 1000
 # Times a purge re-reads the queue when jobs arrive or start while it reads.
 PURGE_ATTEMPTS = 5
+# Entries of jobs past their ttl dropped from the waiting order per /status of a queued job.
+PRUNE_ON_POSITION = 100
 # How long /run waits for JOBGATE_REDIS_MIN_REPLICAS replicas to hold a new job (ms).
 REPLICA_WAIT_MS = 1000
 log = logging.getLogger(__name__)
@@ -84,6 +87,15 @@ class JobStore:
     @property
     def _tomb_keep_ms(self) -> int:
         return self.settings.tombstone_ttl_s * 1000
+
+    def queue_place(self, endpoint: str, job_id: str) -> QueuePlace:
+        """Where a queued job stands in its endpoint's waiting order (O(log n) in Redis)."""
+        k = self.keys
+        rank, normal, waiting = self.scripts["queue_position"](
+            keys=[k.waiting(endpoint), k.queued(endpoint)],
+            args=[job_id, now_ms(), PRUNE_ON_POSITION, LOW_LANE_SCORE],
+        )
+        return QueuePlace(None if rank is None else int(rank) + 1, int(normal), int(waiting))
 
     def gone(self, endpoint: str, job_id: str) -> Tombstone | None:
         """Why and when a job that is no longer here went, while its tombstone lasts."""
@@ -159,8 +171,19 @@ class JobStore:
                 k.requests(endpoint),
                 k.requests_expiry(endpoint),
                 k.tombstone(job_id),
+                k.waiting(endpoint),
             ],
-            args=[ttl, at + ttl, job_id, at, PRUNE_ON_CREATE, self._tomb_keep_ms, endpoint_tag(endpoint), *flat],
+            args=[
+                ttl,
+                at + ttl,
+                job_id,
+                at,
+                PRUNE_ON_CREATE,
+                self._tomb_keep_ms,
+                endpoint_tag(endpoint),
+                waiting_score(at, low_priority),
+                *flat,
+            ],
         )
         return job
 
@@ -211,8 +234,16 @@ class JobStore:
                 k.requests(job.endpoint),
                 k.requests_expiry(job.endpoint),
                 k.tombstone(job.id),
+                k.waiting(job.endpoint),
             ],
-            args=[at, job.id, self._stats_ttl_s, self._tomb_keep_ms, endpoint_tag(job.endpoint)],
+            args=[
+                at,
+                job.id,
+                self._stats_ttl_s,
+                self._tomb_keep_ms,
+                endpoint_tag(job.endpoint),
+                waiting_score(0, job.low_priority),
+            ],
         )
 
     def purge(self, endpoint: str, broker_lists: Iterable[str]) -> int:
@@ -227,7 +258,14 @@ class JobStore:
             job_keys = [key for job_id in ids for key in (k.job(job_id), k.stream(job_id), k.tombstone(job_id))]
             removed = int(
                 self.scripts["purge"](
-                    keys=[k.queued(endpoint), k.requests(endpoint), k.requests_expiry(endpoint), *lanes, *job_keys],
+                    keys=[
+                        k.queued(endpoint),
+                        k.requests(endpoint),
+                        k.requests_expiry(endpoint),
+                        k.waiting(endpoint),
+                        *lanes,
+                        *job_keys,
+                    ],
                     args=[now_ms(), len(lanes), self._tomb_keep_ms, endpoint_tag(endpoint), *ids],
                 )
             )
@@ -373,6 +411,7 @@ class JobStore:
                 k.requests(job.endpoint),
                 k.requests_expiry(job.endpoint),
                 k.tombstone(job.id),
+                k.waiting(job.endpoint),
             ],
             args=[
                 status.value,
@@ -421,7 +460,7 @@ class JobStore:
         holder = ""
         while True:
             res = self.scripts["start"](
-                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint), k.worker(holder)],
+                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint), k.worker(holder), k.waiting(endpoint)],
                 args=[
                     at,
                     worker_id,
@@ -478,6 +517,7 @@ class JobStore:
                 k.queued(job.endpoint),
                 k.running(job.endpoint),
                 k.tombstone(job.id),
+                k.waiting(job.endpoint),
             ],
             args=[job.id, k.done_channel, now_ms(), self._tomb_keep_ms, endpoint_tag(job.endpoint)],
         )
@@ -488,8 +528,8 @@ class JobStore:
         k = self.keys
         return (
             self.scripts["requeue"](
-                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint)],
-                args=[job_id, worker_id, started_ms, now_ms()],
+                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint), k.waiting(endpoint)],
+                args=[job_id, worker_id, started_ms, now_ms(), LOW_LANE_SCORE],
             )
             == "OK"
         )

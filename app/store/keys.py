@@ -51,6 +51,11 @@ class Keys:
         """Sorted set: the endpoint's queued job ids, scored by their deadline (ms)."""
         return f"{self.prefix}:queued:{endpoint}"
 
+    def waiting(self, endpoint: str) -> str:
+        """Sorted set: the endpoint's queued job ids in the order workers take them (normal lane by
+        time queued, then the low lane; see app.core.queueing), for a job's queue position."""
+        return f"{self.prefix}:waiting:{endpoint}"
+
     def running(self, endpoint: str) -> str:
         """Sorted set: the endpoint's running job ids, scored by when they must have ended (ms)."""
         return f"{self.prefix}:running:{endpoint}"

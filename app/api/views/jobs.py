@@ -73,7 +73,10 @@ def status(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[str, An
     job = gw.job(endpoint_id, job_id)
     if "ttl" in query:
         gw.store.set_retention(job, query["ttl"])
-    return job.to_status()
+    body = job.to_status()
+    if job.status is JobStatus.IN_QUEUE:
+        body["queue"] = gw.why_waiting(job)
+    return body
 
 
 @blp.route("/status-sync/<job_id>", methods=["GET", "POST"])

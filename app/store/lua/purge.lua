@@ -5,11 +5,11 @@
 -- were removed (ids already past their ttl are dropped without counting).
 -- Each purged job leaves a tombstone (kind 4, purged now) so that its id reads "purged", not unknown.
 -- uses: index, tombstone
-local queued_key, requests_key, expiry_key = KEYS[1], KEYS[2], KEYS[3]
+local queued_key, requests_key, expiry_key, waiting_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now_ms, lane_count, tomb_keep_ms, tomb_tag = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
--- KEYS[4 .. 3 + lane_count]: the broker lists of the endpoint's priority lanes
--- KEYS[4 + lane_count ..]: record key, stream key, tombstone key of each id in ARGV[5..], in that order
-local first_job_key = 4 + lane_count
+-- KEYS[5 .. 4 + lane_count]: the broker lists of the endpoint's priority lanes
+-- KEYS[5 + lane_count ..]: record key, stream key, tombstone key of each id in ARGV[5..], in that order
+local first_job_key = 5 + lane_count
 
 local ids = {}
 for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
@@ -27,6 +27,6 @@ for i = first_job_key, #KEYS, 3 do
 end
 if #batch > 0 then redis.call('UNLINK', unpack(batch)) end
 unindex(requests_key, expiry_key, ids)
-redis.call('UNLINK', queued_key)
-for i = 4, 3 + lane_count do redis.call('UNLINK', KEYS[i]) end
+redis.call('UNLINK', queued_key, waiting_key)
+for i = 5, 4 + lane_count do redis.call('UNLINK', KEYS[i]) end
 return live

@@ -3,7 +3,9 @@
 -- uses: extend, index, tombstone
 local job_key, queued_key, stats_key, stream_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local cursor_key, requests_key, expiry_key, tomb_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local waiting_key = KEYS[9]
 local now_ms, job_id, stats_ttl_s, tomb_keep_ms, tomb_tag = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local lane_offset = tonumber(ARGV[6])
 
 local status = redis.call('HGET', job_key, 'status')
 if not status then return false end
@@ -20,6 +22,8 @@ extend(expiry_key, ttl)
 redis.call('DEL', stream_key, cursor_key)
 redis.call('ZADD', queued_key, now_ms + ttl, job_id)
 extend(queued_key, ttl)
+redis.call('ZADD', waiting_key, lane_offset + now_ms, job_id)
+extend(waiting_key, ttl)
 redis.call('HINCRBY', stats_key, 'retried', 1)
 redis.call('EXPIRE', stats_key, stats_ttl_s)
 return 'OK'
