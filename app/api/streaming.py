@@ -48,7 +48,7 @@ def _take(gateway: Gateway, endpoint_id: str, job_id: str) -> tuple[JobStatus, d
     read = gateway.store.read_stream(job_id, take=True)
     if read is None:
         raise gateway.missing(endpoint_id, job_id)
-    status, chunks = read
+    status, _, chunks = read
     return status, {"id": job_id, "status": status.value, "stream": [{"output": c} for c in chunks]}
 
 

@@ -275,11 +275,13 @@ class JobStore:
 
     def read_stream(
         self, job_id: str, *, take: bool = True, start: int = 0, limit: int = STREAM_READ_LIMIT
-    ) -> tuple[JobStatus, list[Any]] | None:
-        """The job's status and its streamed chunks, or None when the job is gone.
+    ) -> tuple[JobStatus, int, list[Any]] | None:
+        """The job's status, the index of the first chunk read, and the chunks; None when the
+        job is gone.
 
         ``take`` hands out the chunks after the deliver-once cursor and moves it; otherwise
-        the chunks from index ``start`` are read and nothing moves.
+        the chunks from index ``start`` are read and nothing moves. Either way the chunks of an
+        interrupted run are skipped (the first index is then past them).
         """
         k = self.keys
         res = self.scripts["read_stream"](
@@ -288,8 +290,8 @@ class JobStore:
         )
         if not res:
             return None
-        status, *chunks = res
-        return JobStatus(status), [json.loads(c) for c in chunks]
+        status, first, *chunks = res
+        return JobStatus(status), int(first), [json.loads(c) for c in chunks]
 
     def set_webhook_status(self, job_id: str, outcome: str, finished_ms: int) -> bool:
         """Record a webhook delivery outcome on the run that ended at ``finished_ms``."""
@@ -460,7 +462,14 @@ class JobStore:
         holder = ""
         while True:
             res = self.scripts["start"](
-                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint), k.worker(holder), k.waiting(endpoint)],
+                keys=[
+                    k.job(job_id),
+                    k.queued(endpoint),
+                    k.running(endpoint),
+                    k.worker(holder),
+                    k.waiting(endpoint),
+                    k.stream(job_id),
+                ],
                 args=[
                     at,
                     worker_id,

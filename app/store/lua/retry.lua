@@ -11,7 +11,7 @@ local status = redis.call('HGET', job_key, 'status')
 if not status then return false end
 if status ~= 'FAILED' and status ~= 'TIMED_OUT' then return status end
 local ttl = tonumber(redis.call('HGET', job_key, 'ttl_ms'))
-redis.call('HDEL', job_key, 'output', 'error', 'started', 'finished', 'worker', 'webhook_status')
+redis.call('HDEL', job_key, 'output', 'error', 'started', 'finished', 'worker', 'webhook_status', 'stream_from')
 redis.call('HSET', job_key, 'status', 'IN_QUEUE', 'queued', now_ms, 'deliveries', 0)
 redis.call('HINCRBY', job_key, 'retries', 1)
 redis.call('PEXPIRE', job_key, ttl)
