@@ -17,7 +17,7 @@ from app.core.job import MISSING, Job
 from app.core.states import JobStatus
 from app.store.context import Context
 from app.store.jobstore import ChunkTooLarge, NotStarted
-from app.store.outbox import queue_webhook
+from app.store.outbox import queue_expired_webhook, queue_webhook
 
 from . import deliveries, process, runpod_compat, runtime, stopper
 from .celery_base import JobgateCelery
@@ -125,6 +125,7 @@ def _execute(celery: JobgateCelery, worker: process.WorkerProcess, job: Job) -> 
         log.info("job %s stopped: %s", job.id, stop.reason)
         if stop.reason == stopper.EXPIRED:
             store.remove(job)
+            queue_expired_webhook(celery, job)
             return "REMOVED"
         return _end(celery, job, JobStatus.CANCELLED)  # nothing to do when /cancel wrote it
     except SoftTimeLimitExceeded:

@@ -138,3 +138,14 @@ def test_job_without_webhook_has_no_webhook_status(api):
 def test_signature_is_hmac_sha256_of_timestamp_dot_body():
     expected = hmac.new(b"s", b"1700000000.{}", hashlib.sha256).hexdigest()
     assert signature("s", "1700000000", b"{}") == f"sha256={expected}"
+
+
+def test_a_job_removed_by_its_policy_ttl_sends_expired(api, receiver_factory):
+    receiver = receiver_factory()
+    job_id = api.run("echo", {"sleep": 60}, policy={"ttl": 10_000}, webhook=receiver.url)
+    assert wait_until(lambda: receiver.calls, 40)
+    body = json.loads(receiver.calls[0][1])
+    assert body["id"] == job_id and body["status"] == "EXPIRED"
+    assert body["error"] == "policy.ttl of 10000 ms passed before the job finished; it was removed"
+    assert body["executionTime"] > 0 and body["workerId"]
+    assert "policy.ttl passed" in api.get(f"/v2/echo/status/{job_id}").get_json()["error"]
