@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from ..core.clock import now_ms
+from ..core.queueing import waiting_score
 from ..core.states import JobStatus
 from ..core.threads import ProcessThread
 from ..store import broker
@@ -32,6 +33,10 @@ from ..store.fleet import MISSED_BEATS
 from .dispatch import Dispatcher
 
 log = logging.getLogger("jobgate.reaper")
+# A job recorded this long ago whose message is nowhere was left by a gateway that died (ms).
+UNSENT_GRACE_MS = 30_000
+# Unsent jobs queued per lane and reaper pass.
+UNSENT_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,50 @@ class Reaper:
         lock_ms = max(1, self.interval_s) * 1000
         if not self.redis.set(self.keys.reaper_lock(), os.getpid(), nx=True, px=lock_ms):
             return []
-        return self.sweep()
+        taken = self.sweep()
+        self.resend_unsent()
+        return taken
+
+    def resend_unsent(self, at_ms: int | None = None) -> list[str]:
+        """Queue the message of every job recorded but never queued (its gateway died between
+        the two steps of /run); the ids sent.
+
+        Each lane is first in first out, so a job that has waited longer than the oldest message
+        of its lane cannot be behind it; if no worker holds its message either, it was never sent.
+        Only jobs waiting longer than UNSENT_GRACE_MS are considered (a submission under way), at
+        most UNSENT_BATCH per lane and pass: O(log n) per endpoint, plus the held messages.
+        """
+        at = at_ms if at_ms is not None else now_ms()
+        candidates: list[str] = []
+        for endpoint in self.registry:
+            waiting = self.keys.waiting(endpoint.id)
+            for lane, low in zip(broker.lane_lists(endpoint.queue), (False, True)):
+                offset = waiting_score(0, low)
+                limit = offset + at - UNSENT_GRACE_MS
+                busy, oldest = broker.oldest_id(self.redis, lane)
+                if busy:
+                    score = cast(float | None, self.redis.zscore(waiting, oldest)) if oldest else None
+                    if score is None:
+                        continue  # the next message is not placed in the order: leave this lane be
+                    limit = min(limit, int(score))
+                candidates += cast(
+                    list[str], self.redis.zrangebyscore(waiting, offset, f"({limit}", start=0, num=UNSENT_BATCH)
+                )
+        if not candidates:
+            return []
+        held = broker.held_ids(self.redis)
+        sent = []
+        for job_id in candidates:
+            job = self.store.get(job_id)
+            if job is None or job.status is not JobStatus.IN_QUEUE or job_id in held:
+                continue
+            # Its message goes to the back of its lane: so does its place in the waiting order
+            # (and the next pass does not find it ahead of the oldest message again).
+            self.redis.zadd(self.keys.waiting(job.endpoint), {job_id: waiting_score(at, job.low_priority)}, xx=True)
+            self.dispatcher.send(job)
+            sent.append(job_id)
+            log.warning("job %s was recorded but never queued (its gateway died?); queued now", job_id)
+        return sent
 
     def sweep(self, at_ms: int | None = None) -> list[str]:
         """Update the suspects and take back those suspected long enough; the ids taken back."""

@@ -138,6 +138,29 @@ def _job_id(raw: str | bytes, *path: Any) -> str | None:
         return None
 
 
+# kombu's hash of delivered, unacknowledged messages (its default name; jobgate sets no prefix).
+UNACKED_KEY = "unacked"
+
+
+def oldest_id(redis: Redis, lane: str) -> tuple[bool, str | None]:
+    """Whether ``lane`` holds a message, and the job id of the one workers take next (kombu
+    pushes on the left and pops on the right)."""
+    raw = redis.lindex(lane, -1)
+    if raw is None:
+        return False, None
+    return True, _job_id(cast(str, raw), "headers", "id")
+
+
+def held_ids(redis: Redis) -> set[str]:
+    """Ids of the jobs whose messages a worker holds (delivered, not yet acknowledged)."""
+    ids = set()
+    for _, raw in redis.hscan_iter(UNACKED_KEY):
+        job_id = _job_id(raw, 0, "headers", "id")
+        if job_id:
+            ids.add(job_id)
+    return ids
+
+
 def queued_ids(redis: Redis, queue: str) -> set[str]:
     """Ids of the jobs whose messages wait in ``queue``, in any lane."""
     ids = set()
