@@ -11,6 +11,7 @@ from ..core.endpoints import Endpoint
 from ..core.errors import JobNotFound, NotFound
 from ..core.job import Job
 from ..core.queueing import why_waiting
+from ..core.states import JobStatus
 from ..store.context import Context
 from ..store.fleet import state_for
 from .dispatch import Dispatcher, make_producer
@@ -59,6 +60,9 @@ class Gateway:
             raise self.missing(endpoint_id, job_id)
         if job.endpoint != endpoint_id:
             raise JobNotFound(job_id)
+        if job.status is JobStatus.IN_QUEUE and now_ms() >= job.deadline_ms:
+            # Past its ttl, kept only until the reaper sends its EXPIRED webhook.
+            raise self.missing(endpoint_id, job_id)
         return job
 
     def missing(self, endpoint_id: str, job_id: str) -> JobNotFound:

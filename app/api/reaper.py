@@ -30,6 +30,7 @@ from ..core.threads import ProcessThread
 from ..store import broker
 from ..store.context import Context
 from ..store.fleet import MISSED_BEATS
+from ..store.outbox import queue_expired_webhook
 from .dispatch import Dispatcher
 
 log = logging.getLogger("jobgate.reaper")
@@ -96,7 +97,23 @@ class Reaper:
             return []
         taken = self.sweep()
         self.resend_unsent()
+        self.expire_queued()
         return taken
+
+    def expire_queued(self, at_ms: int | None = None) -> list[str]:
+        """Remove queued jobs past their policy.ttl that asked for a webhook, and send it with
+        status EXPIRED (their record outlives the ttl by EXPIRED_WEBHOOK_GRACE_MS for this);
+        the ids removed. Jobs without a webhook simply expire."""
+        at = at_ms if at_ms is not None else now_ms()
+        removed = []
+        for endpoint in self.registry:
+            for job in self.store.expired_queued(endpoint.id, at):
+                if job.deadline_ms > at:
+                    continue
+                self.store.remove(job)
+                queue_expired_webhook(self.dispatcher.celery, job)
+                removed.append(job.id)
+        return removed
 
     def resend_unsent(self, at_ms: int | None = None) -> list[str]:
         """Queue the message of every job recorded but never queued (its gateway died between

@@ -36,6 +36,9 @@ PRUNE_ON_CREATE = 20
 PRUNE_ON_LIST = 1000
 # Times a purge re-reads the queue when jobs arrive or start while it reads.
 PURGE_ATTEMPTS = 5
+# How long a queued job with a webhook keeps its record past its ttl, for the reaper (which
+# passes every JOBGATE_REAPER_INTERVAL_S) to remove it and send its EXPIRED webhook (ms).
+EXPIRED_WEBHOOK_GRACE_MS = 60_000
 # Entries of jobs past their ttl dropped from the waiting order per /status of a queued job.
 PRUNE_ON_POSITION = 100
 # How long /run waits for JOBGATE_REDIS_MIN_REPLICAS replicas to hold a new job (ms).
@@ -93,9 +96,25 @@ class JobStore:
         k = self.keys
         rank, normal, waiting = self.scripts["queue_position"](
             keys=[k.waiting(endpoint), k.queued(endpoint)],
-            args=[job_id, now_ms(), PRUNE_ON_POSITION, LOW_LANE_SCORE],
+            args=[job_id, now_ms(), PRUNE_ON_POSITION, LOW_LANE_SCORE, EXPIRED_WEBHOOK_GRACE_MS],
         )
         return QueuePlace(None if rank is None else int(rank) + 1, int(normal), int(waiting))
+
+    def expired_queued(self, endpoint: str, at_ms: int, limit: int = 100) -> list[Job]:
+        """Queued jobs of ``endpoint`` past their ttl whose record is still here (those with a
+        webhook, for EXPIRED_WEBHOOK_GRACE_MS); ids whose record is gone leave the index."""
+        k = self.keys
+        ids = cast(list[str], self.redis.zrangebyscore(k.queued(endpoint), "-inf", at_ms, start=0, num=limit))
+        jobs, gone = [], []
+        for job_id in ids:
+            job = self.get(job_id)
+            if job is not None and job.status is JobStatus.IN_QUEUE:
+                jobs.append(job)
+            elif job is None:
+                gone.append(job_id)
+        if gone:
+            self.redis.zrem(k.queued(endpoint), *gone)
+        return jobs
 
     def gone(self, endpoint: str, job_id: str) -> Tombstone | None:
         """Why and when a job that is no longer here went, while its tombstone lasts."""
@@ -174,7 +193,9 @@ class JobStore:
                 k.waiting(endpoint),
             ],
             args=[
-                ttl,
+                # A job with a webhook keeps its record a while past its ttl, for the reaper to
+                # send it EXPIRED (see expired_queued); its deadline stays at + ttl.
+                ttl + EXPIRED_WEBHOOK_GRACE_MS if webhook else ttl,
                 at + ttl,
                 job_id,
                 at,
@@ -243,6 +264,7 @@ class JobStore:
                 self._tomb_keep_ms,
                 endpoint_tag(job.endpoint),
                 waiting_score(0, job.low_priority),
+                EXPIRED_WEBHOOK_GRACE_MS,
             ],
         )
 
@@ -304,8 +326,8 @@ class JobStore:
         first = (at - self.settings.health_window_s * 1000) // 1000 // STATS_BUCKET_S
         last = at // 1000 // STATS_BUCKET_S
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zremrangebyscore(k.queued(endpoint), "-inf", at)
-        pipe.zcard(k.queued(endpoint))
+        pipe.zremrangebyscore(k.queued(endpoint), "-inf", at - EXPIRED_WEBHOOK_GRACE_MS)
+        pipe.zcount(k.queued(endpoint), at, "+inf")
         pipe.zcount(k.running(endpoint), at, "+inf")
         for bucket in range(first, last + 1):
             pipe.hgetall(k.stats(endpoint, bucket))
