@@ -9,6 +9,7 @@ import json
 from typing import Any, cast
 
 from kombu import Connection, Queue
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 from redis import Redis
 
@@ -76,9 +77,14 @@ class _SentinelChannel(kombu_redis.SentinelChannel):
 
 
 class SentinelTransport(kombu_redis.SentinelTransport):
-    """kombu's ``sentinel://`` transport with the channel above (named in broker_transport)."""
+    """kombu's ``sentinel://`` transport with the channel above."""
 
     Channel = _SentinelChannel
+
+
+# kombu picks a transport by the URL's scheme: ``sentinel://`` URLs get the one above and keep
+# their scheme (Flower's broker page and the workers' logs read it from the URL).
+TRANSPORT_ALIASES["sentinel"] = f"{__name__}:SentinelTransport"
 
 
 def sentinel_options(settings: Settings) -> dict[str, Any]:
@@ -123,7 +129,6 @@ def celery_options(settings: Settings, registry: Registry) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport_options(settings, registry),
         "broker_failover_strategy": NoSwitching if is_sentinel(settings.redis_url) else None,
-        "broker_transport": f"{__name__}:SentinelTransport" if is_sentinel(settings.redis_url) else None,
         "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}, **sentinel_options(settings)},
     }
 
@@ -182,7 +187,6 @@ def restore_unacked(settings: Settings, registry: Registry, started: dict[str, i
     restored = set()
     with Connection(
         broker_url(settings),
-        transport=SentinelTransport if is_sentinel(settings.redis_url) else None,
         transport_options=transport_options(settings, registry),
         failover_strategy=NoSwitching,
     ) as conn:
