@@ -29,7 +29,7 @@ from ..core.states import JobStatus
 from ..core.threads import ProcessThread
 from ..store import broker
 from ..store.context import Context
-from ..store.fleet import MISSED_BEATS
+from ..store.fleet import MISSED_BEATS, state_for
 from ..store.outbox import queue_expired_webhook
 from .dispatch import Dispatcher
 
@@ -97,8 +97,43 @@ class Reaper:
             return []
         taken = self.sweep()
         self.resend_unsent()
+        self.restore_stranded()
         self.expire_queued()
         return taken
+
+    def restore_stranded(self, at_ms: int | None = None) -> list[str]:
+        """Put back the messages a worker holds but will never run; the ids restored.
+
+        A message stays "held" (delivered, unacknowledged) when its worker lost the broker
+        between taking it and running it (a Redis failover: kombu could not give it back), and
+        would come back only after the visibility timeout, days later. A job still IN_QUEUE
+        whose message was delivered more than UNSENT_GRACE_MS ago while a worker serving its
+        endpoint stands idle is such a message: with one message prefetched per process, a
+        worker that had it would be running it. Restoring one that a busy worker merely
+        reserved is harmless: whichever copy starts second is refused by the job store.
+        """
+        at = at_ms if at_ms is not None else now_ms()
+        held = broker.held_since(self.redis)
+        old = [job_id for job_id, delivered_s in held.items() if delivered_s * 1000 < at - UNSENT_GRACE_MS]
+        if not old:
+            return []
+        stranded: dict[str, int] = {}
+        idle: dict[str, bool] = {}
+        for job_id in old:
+            job = self.store.get(job_id)
+            if job is None or job.status is not JobStatus.IN_QUEUE:
+                continue
+            if job.endpoint not in idle:
+                states = [state_for(w, job.endpoint) for w in self.fleet.workers(job.endpoint, now_ms())]
+                idle[job.endpoint] = "idle" in states
+            if idle[job.endpoint]:
+                stranded[job_id] = at - UNSENT_GRACE_MS
+        if not stranded:
+            return []
+        restored = sorted(broker.restore_unacked(self.settings, self.registry, stranded))
+        for job_id in restored:
+            log.warning("job %s: its delivered message was never run (broker lost?); back in its queue", job_id)
+        return restored
 
     def expire_queued(self, at_ms: int | None = None) -> list[str]:
         """Remove queued jobs past their policy.ttl that asked for a webhook, and send it with

@@ -143,8 +143,10 @@ def _job_id(raw: str | bytes, *path: Any) -> str | None:
         return None
 
 
-# kombu's hash of delivered, unacknowledged messages (its default name; jobgate sets no prefix).
+# kombu's hash of delivered, unacknowledged messages, and its index of when each was delivered
+# (their default names; jobgate sets no prefix).
 UNACKED_KEY = "unacked"
+UNACKED_INDEX_KEY = "unacked_index"
 
 
 def oldest_id(redis: Redis, lane: str) -> tuple[bool, str | None]:
@@ -164,6 +166,24 @@ def held_ids(redis: Redis) -> set[str]:
         if job_id:
             ids.add(job_id)
     return ids
+
+
+def held_since(redis: Redis) -> dict[str, float]:
+    """Each held message's job id, with when it was delivered (s); a job held twice keeps the
+    later delivery."""
+    pipe = redis.pipeline(transaction=False)
+    tags, ids = [], []
+    for tag, raw in redis.hscan_iter(UNACKED_KEY):
+        job_id = _job_id(raw, 0, "headers", "id")
+        if job_id:
+            tags.append(tag)
+            ids.append(job_id)
+            pipe.zscore(UNACKED_INDEX_KEY, tag)
+    held: dict[str, float] = {}
+    for job_id, delivered in zip(ids, pipe.execute() if tags else []):
+        if delivered is not None:
+            held[job_id] = max(held.get(job_id, 0.0), float(delivered))
+    return held
 
 
 def queued_ids(redis: Redis, queue: str) -> set[str]:
