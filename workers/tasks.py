@@ -24,7 +24,7 @@ from app.core.states import JobStatus
 from app.core.strictjson import JSONRefused
 from app.store.context import Context
 from app.store.jobstore import ChunkTooLarge, JobStore, NotStarted
-from app.store.outbox import queue_webhook
+from app.store.outbox import queue_expired_webhook, queue_webhook
 
 from . import deliveries, process, runpod_compat, runtime, stopper
 from .celery_base import JobgateCelery
@@ -269,6 +269,7 @@ def _stopped(celery: JobgateCelery, job: Job, stop: JobStopped) -> Ended:
     log.info("job %s stopped: %s", job.id, stop.reason)
     if stop.reason == stopper.EXPIRED:
         celery.context.store.remove(job)
+        queue_expired_webhook(celery, job)
         return Ended(REMOVED)
     if stop.reason == stopper.TIMED_OUT:
         return _end(celery, job, JobStatus.TIMED_OUT, error=timeout_error(job.execution_timeout_ms))

@@ -27,6 +27,8 @@ from ..store.outbox import queue_webhook
 log = logging.getLogger(__name__)
 # Seconds a caller should wait when the job queue cannot be reached.
 QUEUE_RETRY_AFTER_S = 5
+# Seconds a caller should wait when no replica confirmed its job (a failover is under way).
+REPLICA_RETRY_AFTER_S = 2
 
 
 def make_producer(context: Context) -> Celery:
@@ -47,7 +49,7 @@ class Dispatcher:
         # hundreds of requests may publish at once, so they queue here for a slot.
         self._send_slots = threading.BoundedSemaphore(max(1, context.settings.redis_max_connections // 2))
 
-    def submit(self, endpoint: Endpoint, body: Mapping[str, Any], *, sync: bool) -> Job:
+    def submit(self, endpoint: Endpoint, body: Mapping[str, Any], *, sync: bool, job_id: str | None = None) -> Job:
         """Record a job as IN_QUEUE, then queue it on the endpoint's Celery queue."""
         policy = body.get("policy") or {}
         timeout_ms = policy.get("executionTimeout") or endpoint.execution_timeout_ms
@@ -71,8 +73,11 @@ class Dispatcher:
             ttl_ms=policy.get("ttl"),
             low_priority=bool(policy.get("lowPriority")),
             extra=extra,
+            job_id=job_id,
         )
         self.send(job)
+        if self.context.settings.redis_min_replicas:
+            self.replicate(job)
         log.info(
             "job submitted (%s)", job.mode, extra={"event": "job.submitted", "endpoint": endpoint.id, "job_id": job.id}
         )
@@ -101,6 +106,23 @@ class Dispatcher:
             raise ServiceUnavailable(
                 "the job queue is unreachable; try again", headers={"Retry-After": str(QUEUE_RETRY_AFTER_S)}
             ) from exc
+
+    def replicate(self, job: Job) -> None:
+        """Answer only once JOBGATE_REDIS_MIN_REPLICAS replicas hold the job's record and message,
+        so that a master's crash cannot take an accepted job with it; else end it and say 503."""
+        wanted = self.context.settings.redis_min_replicas
+        held = self.store.replicate(job.id, wanted)
+        if held >= wanted:
+            return
+        # Not durable: refuse it, and make sure it does not run (unless a worker already took it).
+        error = f"not stored on {wanted} Redis replica(s) in time (only {held})"
+        if not self.store.finish(job, JobStatus.FAILED, error=error, allowed_from=(JobStatus.IN_QUEUE,)):
+            return
+        log.warning("job refused: %s", error, extra={"event": "job.unreplicated", "job_id": job.id})
+        raise ServiceUnavailable(
+            f"the job could not be stored on {wanted} Redis replica(s); try again",
+            headers={"Retry-After": str(REPLICA_RETRY_AFTER_S)},
+        )
 
     def cancel(self, job: Job) -> bool:
         """Cancel a queued or running job; a running one is stopped on its worker.

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app
 
+from ..core.clock import now_ms
 from ..core.endpoints import Endpoint
 from ..core.errors import JobNotFound, NotFound
 from ..core.job import Job
+from ..core.queueing import why_waiting
+from ..core.states import JobStatus
 from ..store.context import Context
+from ..store.fleet import state_for
 from .dispatch import Dispatcher, make_producer
 from .reaper import Reaper
 from .waiting import CompletionWaiter, wait_for_end
@@ -51,13 +57,37 @@ class Gateway:
         """The job, only through the endpoint it was submitted to; else NotFound."""
         self.endpoint(endpoint_id)
         job = self.store.get(job_id)
-        if job is None or job.endpoint != endpoint_id:
+        if job is None:
+            raise self.missing(endpoint_id, job_id)
+        if job.endpoint != endpoint_id:
             raise JobNotFound(job_id)
+        if job.status is JobStatus.IN_QUEUE and now_ms() >= job.deadline_ms:
+            # Past its ttl, kept only until the reaper sends its EXPIRED webhook.
+            raise self.missing(endpoint_id, job_id)
         return job
 
-    def wait_for(self, job_id: str, wait_ms: int) -> Job:
+    def missing(self, endpoint_id: str, job_id: str) -> JobNotFound:
+        """The 404 for a job that is not here: when and why it went, while its tombstone lasts;
+        else ``job <id> not found``."""
+        gone = self.store.gone(endpoint_id, job_id)
+        if gone is None:
+            return JobNotFound(job_id)
+        return JobNotFound(job_id, gone.message(job_id, self.settings), gone.fields())
+
+    def why_waiting(self, job: Job) -> dict[str, Any]:
+        """A queued job's place in its endpoint's waiting order and why it waits: O(log n) in the
+        queue's length, plus one read per live worker of the endpoint."""
+        place = self.store.queue_place(job.endpoint, job.id)
+        at = now_ms()
+        states = [state_for(w, job.endpoint) for w in self.fleet.workers(job.endpoint, at)]
+        return why_waiting(job.endpoint, place, job.low_priority, states)
+
+    def wait_for(self, endpoint_id: str, job_id: str, wait_ms: int) -> Job:
         """The job once it has ended, or as it is when ``wait_ms`` has passed."""
-        return wait_for_end(self.store, self.waiter, job_id, wait_ms)
+        try:
+            return wait_for_end(self.store, self.waiter, job_id, wait_ms)
+        except JobNotFound:
+            raise self.missing(endpoint_id, job_id) from None
 
 
 def current_gateway() -> Gateway:

@@ -24,14 +24,20 @@ from dataclasses import dataclass
 from typing import cast
 
 from ..core.clock import now_ms
+from ..core.queueing import waiting_score
 from ..core.states import JobStatus
 from ..core.threads import ProcessThread
 from ..store import broker
 from ..store.context import Context
-from ..store.fleet import MISSED_BEATS
+from ..store.fleet import MISSED_BEATS, state_for
+from ..store.outbox import queue_expired_webhook
 from .dispatch import Dispatcher
 
 log = logging.getLogger("jobgate.reaper")
+# A job recorded this long ago whose message is nowhere was left by a gateway that died (ms).
+UNSENT_GRACE_MS = 30_000
+# Unsent jobs queued per lane and reaper pass.
+UNSENT_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,101 @@ class Reaper:
         if not self.redis.set(self.keys.reaper_lock(), os.getpid(), nx=True, px=lock_ms):
             return []
         self.sample_depths()
-        return self.sweep()
+        taken = self.sweep()
+        self.resend_unsent()
+        self.restore_stranded()
+        self.expire_queued()
+        return taken
+
+    def restore_stranded(self, at_ms: int | None = None) -> list[str]:
+        """Put back the messages a worker holds but will never run; the ids restored.
+
+        A message stays "held" (delivered, unacknowledged) when its worker lost the broker
+        between taking it and running it (a Redis failover: kombu could not give it back), and
+        would come back only after the visibility timeout, days later. A job still IN_QUEUE
+        whose message was delivered more than UNSENT_GRACE_MS ago while a worker serving its
+        endpoint stands idle is such a message: with one message prefetched per process, a
+        worker that had it would be running it. Restoring one that a busy worker merely
+        reserved is harmless: whichever copy starts second is refused by the job store.
+        """
+        at = at_ms if at_ms is not None else now_ms()
+        held = broker.held_since(self.redis)
+        old = [job_id for job_id, delivered_s in held.items() if delivered_s * 1000 < at - UNSENT_GRACE_MS]
+        if not old:
+            return []
+        stranded: dict[str, int] = {}
+        idle: dict[str, bool] = {}
+        for job_id in old:
+            job = self.store.get(job_id)
+            if job is None or job.status is not JobStatus.IN_QUEUE:
+                continue
+            if job.endpoint not in idle:
+                states = [state_for(w, job.endpoint) for w in self.fleet.workers(job.endpoint, now_ms())]
+                idle[job.endpoint] = "idle" in states
+            if idle[job.endpoint]:
+                stranded[job_id] = at - UNSENT_GRACE_MS
+        if not stranded:
+            return []
+        restored = sorted(broker.restore_unacked(self.settings, self.registry, stranded))
+        for job_id in restored:
+            log.warning("job %s: its delivered message was never run (broker lost?); back in its queue", job_id)
+        return restored
+
+    def expire_queued(self, at_ms: int | None = None) -> list[str]:
+        """Remove queued jobs past their policy.ttl that asked for a webhook, and send it with
+        status EXPIRED (their record outlives the ttl by EXPIRED_WEBHOOK_GRACE_MS for this);
+        the ids removed. Jobs without a webhook simply expire."""
+        at = at_ms if at_ms is not None else now_ms()
+        removed = []
+        for endpoint in self.registry:
+            for job in self.store.expired_queued(endpoint.id, at):
+                if job.deadline_ms > at:
+                    continue
+                self.store.remove(job)
+                queue_expired_webhook(self.dispatcher.celery, job)
+                removed.append(job.id)
+        return removed
+
+    def resend_unsent(self, at_ms: int | None = None) -> list[str]:
+        """Queue the message of every job recorded but never queued (its gateway died between
+        the two steps of /run); the ids sent.
+
+        Each lane is first in first out, so a job that has waited longer than the oldest message
+        of its lane cannot be behind it; if no worker holds its message either, it was never sent.
+        Only jobs waiting longer than UNSENT_GRACE_MS are considered (a submission under way), at
+        most UNSENT_BATCH per lane and pass: O(log n) per endpoint, plus the held messages.
+        """
+        at = at_ms if at_ms is not None else now_ms()
+        candidates: list[str] = []
+        for endpoint in self.registry:
+            waiting = self.keys.waiting(endpoint.id)
+            for lane, low in zip(broker.lane_lists(endpoint.queue), (False, True)):
+                offset = waiting_score(0, low)
+                limit = offset + at - UNSENT_GRACE_MS
+                busy, oldest = broker.oldest_id(self.redis, lane)
+                if busy:
+                    score = cast(float | None, self.redis.zscore(waiting, oldest)) if oldest else None
+                    if score is None:
+                        continue  # the next message is not placed in the order: leave this lane be
+                    limit = min(limit, int(score))
+                candidates += cast(
+                    list[str], self.redis.zrangebyscore(waiting, offset, f"({limit}", start=0, num=UNSENT_BATCH)
+                )
+        if not candidates:
+            return []
+        held = broker.held_ids(self.redis)
+        sent = []
+        for job_id in candidates:
+            job = self.store.get(job_id)
+            if job is None or job.status is not JobStatus.IN_QUEUE or job_id in held:
+                continue
+            # Its message goes to the back of its lane: so does its place in the waiting order
+            # (and the next pass does not find it ahead of the oldest message again).
+            self.redis.zadd(self.keys.waiting(job.endpoint), {job_id: waiting_score(at, job.low_priority)}, xx=True)
+            self.dispatcher.send(job)
+            sent.append(job_id)
+            log.warning("job %s was recorded but never queued (its gateway died?); queued now", job_id)
+        return sent
 
     def sample_depths(self) -> None:
         """Record every endpoint's queue depth for the console's plots (one pass an interval)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 DAY_MS = 86_400_000
 # OpenAPI 3.0 has no "not null" for an untyped value: list the JSON types instead.
@@ -55,6 +55,22 @@ def _default_wait_ms() -> int:
     return current_gateway().settings.runsync_wait_ms
 
 
+class IdempotencyHeaderSchema(Schema):
+    """The ``Idempotency-Key`` header of /run and /runsync (other headers are not read here)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=validate.Length(1, 255),
+        metadata={
+            "description": "Any string (1-255 characters): the same key with the same body within 24 h answers "
+            "the same job, never a second one; with another body, 409. Per API key and endpoint."
+        },
+    )
+
+
 class WaitQuerySchema(Schema):
     wait = fields.Integer(
         load_default=_default_wait_ms,
@@ -85,6 +101,18 @@ class JobSubmittedSchema(Schema):
     status = fields.String(required=True)
 
 
+class QueueSchema(Schema):
+    position = fields.Integer(
+        allow_none=True, metadata={"description": "1: the next job its endpoint's workers take (normal lane first)"}
+    )
+    reason = fields.String(
+        metadata={
+            "description": "no_worker, handler_failed, workers_busy, workers_busy_elsewhere, low_priority or starting"
+        }
+    )
+    detail = fields.String(metadata={"description": "The reason in words"})
+
+
 class JobSchema(Schema):
     id = fields.String(required=True)
     status = fields.String(required=True)
@@ -97,6 +125,7 @@ class JobSchema(Schema):
     webhookStatus = fields.String(
         metadata={"description": "Webhook delivery: pending, delivered, or failed with the last HTTP status"}
     )
+    queue = fields.Nested(QueueSchema, metadata={"description": "/status of an IN_QUEUE job: why it waits"})
 
 
 class StreamSchema(Schema):
@@ -138,6 +167,8 @@ class ErrorSchema(Schema):
     error = fields.String(required=True, metadata={"description": "What went wrong"})
     code = fields.Integer(required=True, metadata={"description": "HTTP status"})
     errors = fields.Dict(metadata={"description": "Field name -> messages"})
+    expiredAt = fields.String(metadata={"description": "404 of a job whose record expired: when (UTC, ISO 8601)"})
+    purgedAt = fields.String(metadata={"description": "404 of a job purged from its queue: when (UTC, ISO 8601)"})
 
 
 class GpuSchema(Schema):

@@ -29,26 +29,26 @@ EVENT_STREAM = "text/event-stream"
 KEEPALIVE_S = IDLE_S
 
 
-def poll(gateway: Gateway, job_id: str, wait_ms: int) -> dict[str, Any]:
+def poll(gateway: Gateway, endpoint_id: str, job_id: str, wait_ms: int) -> dict[str, Any]:
     """The chunks not handed out yet; with ``wait_ms``, held until one arrives or the job ends."""
     if wait_ms <= 0:
-        return _take(gateway, job_id)[1]
+        return _take(gateway, endpoint_id, job_id)[1]
     deadline = time.monotonic() + wait_ms / 1000
     with gateway.waiter.watch(job_id) as changed:
         while True:
             changed.clear()
-            status, body = _take(gateway, job_id)
+            status, body = _take(gateway, endpoint_id, job_id)
             remaining = deadline - time.monotonic()
             if body["stream"] or status.is_terminal() or remaining <= 0:
                 return body
             changed.wait(remaining)
 
 
-def _take(gateway: Gateway, job_id: str) -> tuple[JobStatus, dict[str, Any]]:
+def _take(gateway: Gateway, endpoint_id: str, job_id: str) -> tuple[JobStatus, dict[str, Any]]:
     read = gateway.store.read_stream(job_id, take=True)
     if read is None:
-        raise JobNotFound(job_id)
-    status, chunks = read
+        raise gateway.missing(endpoint_id, job_id)
+    status, _, chunks = read
     return status, {"id": job_id, "status": status.value, "stream": [{"output": c} for c in chunks]}
 
 
@@ -81,7 +81,7 @@ def _event(name: str, data: Any, event_id: int | None = None) -> str:
     return f"{head}event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
-def events(gateway: Gateway, job_id: str, start: int) -> Iterator[str]:
+def events(gateway: Gateway, endpoint_id: str, job_id: str, start: int) -> Iterator[str]:
     """Chunk events from index ``start`` as they come, then one status event once terminal."""
     for update in follow_chunks(gateway.store, gateway.waiter, job_id, start, idle_s=KEEPALIVE_S):
         for offset, chunk in enumerate(update.chunks):
@@ -89,7 +89,7 @@ def events(gateway: Gateway, job_id: str, start: int) -> Iterator[str]:
         if update.ended:
             job = gateway.store.get(job_id) if update.status is not None else None
             if job is None:
-                yield _event("error", JobNotFound(job_id).to_dict())
+                yield _event("error", gateway.missing(endpoint_id, job_id).to_dict())
             else:
                 yield _event("status", job.to_status())
             return
@@ -97,11 +97,11 @@ def events(gateway: Gateway, job_id: str, start: int) -> Iterator[str]:
             yield ": keepalive\n\n"
 
 
-def event_response(gateway: Gateway, job_id: str, last_event_id: str | None) -> Response:
+def event_response(gateway: Gateway, endpoint_id: str, job_id: str, last_event_id: str | None) -> Response:
     """The Server-Sent Events reply for one job, resuming after ``last_event_id``."""
     start = resume_index(last_event_id)
     return Response(
-        events(gateway, job_id, start),
+        events(gateway, endpoint_id, job_id, start),
         mimetype=EVENT_STREAM,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -159,7 +159,7 @@ def follow_chunks(
         while True:
             changed.clear()
             read = store.read_stream(job_id, take=False, start=position)
-            status, chunks = read if read is not None else (None, [])
+            status, position, chunks = read if read is not None else (None, position, [])
             update = Update(chunks, status, position, more=len(chunks) >= STREAM_READ_LIMIT)
             position += len(chunks)
             if chunks or update.ended:

@@ -47,5 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         # SIGTERM -> Celery's soft-then-cold shutdown, pool processes ignoring it (see
         # workers/command.py). billiard reads this once, when first imported: set it first.
         os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+    from ..core.settings import ConfigError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:  # a start-up error names what to fix; no traceback
+        raise SystemExit(f"jobgate {args.command}: {exc}") from None

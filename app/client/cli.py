@@ -110,7 +110,13 @@ def _policy(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def cmd_run(client: Client, args: argparse.Namespace) -> int:
-    job = client.run(args.endpoint, parse_input(args.input), webhook=args.webhook, policy=_policy(args))
+    job = client.run(
+        args.endpoint,
+        parse_input(args.input),
+        webhook=args.webhook,
+        policy=_policy(args),
+        idempotency_key=args.idempotency_key,
+    )
     args.following = (args.endpoint, job.id)
     if args.stream:
         return follow_stream(client, args.endpoint, job.id, args)
@@ -127,7 +133,12 @@ def cmd_runsync(client: Client, args: argparse.Namespace) -> int:
         line.update("WAITING")  # a spinner on a terminal; in a log, only the outcome's line
     try:
         job = client.runsync(
-            args.endpoint, job_input, wait_ms=args.sync_wait, webhook=args.webhook, policy=_policy(args)
+            args.endpoint,
+            job_input,
+            wait_ms=args.sync_wait,
+            webhook=args.webhook,
+            policy=_policy(args),
+            idempotency_key=args.idempotency_key,
         )
     except BaseException:
         line.close()
@@ -241,6 +252,12 @@ def _job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--execution-timeout", type=int, default=None, metavar="MS", help="policy.executionTimeout (ms)")
     p.add_argument("--ttl", type=int, default=None, metavar="MS", help="policy.ttl (ms)")
     p.add_argument("--low-priority", action="store_true", help="policy.lowPriority")
+    p.add_argument(
+        "--idempotency-key",
+        default=None,
+        metavar="KEY",
+        help="sent as Idempotency-Key: the same command again (same key, same input) answers the same job",
+    )
 
 
 def _timeout_option(p: argparse.ArgumentParser) -> None:

@@ -133,7 +133,14 @@ class Client:
 
     # -- transport --------------------------------------------------------------
     def _call(
-        self, method: str, path: str, *, body: Any = _UNSET, params: Mapping[str, Any] | None = None, hold_ms: int = 0
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = _UNSET,
+        params: Mapping[str, Any] | None = None,
+        hold_ms: int = 0,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         url = f"{self.url}/v2/{path}"
         try:
@@ -141,6 +148,7 @@ class Client:
                 method,
                 url,
                 params=params,
+                headers=headers,
                 json=None if body is _UNSET else body,
                 timeout=(CONNECT_TIMEOUT_S, hold_ms / 1000 + READ_MARGIN_S),
             )
@@ -159,10 +167,24 @@ class Client:
 
     # -- operations ---------------------------------------------------------------
     def run(
-        self, endpoint: str, job_input: Any, *, webhook: str | None = None, policy: Mapping[str, Any] | None = None
+        self,
+        endpoint: str,
+        job_input: Any,
+        *,
+        webhook: str | None = None,
+        policy: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
-        """Submit a job; returns at once with its id (status IN_QUEUE)."""
-        return Job.from_reply(self._call("POST", f"{endpoint}/run", body=_submission(job_input, webhook, policy)))
+        """Submit a job; returns at once with its id (status IN_QUEUE). With ``idempotency_key``,
+        sending the same submission again answers the same job (safe to retry)."""
+        return Job.from_reply(
+            self._call(
+                "POST",
+                f"{endpoint}/run",
+                body=_submission(job_input, webhook, policy),
+                headers=_idempotency(idempotency_key),
+            )
+        )
 
     def runsync(
         self,
@@ -172,8 +194,10 @@ class Client:
         wait_ms: int | None = None,
         webhook: str | None = None,
         policy: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
-        """Submit and hold until the job ends or ``wait_ms`` (gateway default 90 s) passes."""
+        """Submit and hold until the job ends or ``wait_ms`` (gateway default 90 s) passes. With
+        ``idempotency_key``, a call sent again after a lost connection waits for the same job."""
         params = {"wait": wait_ms} if wait_ms else None
         return Job.from_reply(
             self._call(
@@ -182,6 +206,7 @@ class Client:
                 params=params,
                 body=_submission(job_input, webhook, policy),
                 hold_ms=wait_ms or 300_000,
+                headers=_idempotency(idempotency_key),
             )
         )
 
@@ -349,6 +374,10 @@ def _reason(exc: requests.RequestException) -> str:
         return "timed out"
     found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
     return found.group(1).strip().lower() if found else type(exc).__name__
+
+
+def _idempotency(key: str | None) -> dict[str, str] | None:
+    return {"Idempotency-Key": key} if key is not None else None
 
 
 def _submission(job_input: Any, webhook: str | None, policy: Mapping[str, Any] | None) -> dict[str, Any]:

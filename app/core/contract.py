@@ -71,6 +71,31 @@ def webhook_payload(job: Job) -> dict[str, Any]:
     return body
 
 
+# The status a webhook reports for a job removed by its policy.ttl (not a RunPod status: the
+# job has no record left to read with /status, which answers "expired at ..." from then on).
+EXPIRED_STATUS = "EXPIRED"
+
+
+def expired_webhook_payload(job: Job, at_ms: int) -> dict[str, Any]:
+    """What a webhook receiver gets for a job its policy.ttl removed at ``at_ms``."""
+    body: dict[str, Any] = {
+        "id": job.id,
+        "status": EXPIRED_STATUS,
+        "error": f"policy.ttl of {job.ttl_ms} ms passed before the job finished; it was removed",
+    }
+    if job.started_ms is not None:
+        body["delayTime"] = max(0, job.started_ms - job.queued_ms)
+        body["executionTime"] = max(0, at_ms - job.started_ms)
+    if job.worker_id:
+        body["workerId"] = job.worker_id
+    return body
+
+
+def expired_webhook_message(job: Job, at_ms: int) -> dict[str, Any]:
+    """``send_task`` arguments that queue the webhook of a job its policy.ttl removed."""
+    return {**webhook_message(job), "args": (job.id, job.webhook, expired_webhook_payload(job, at_ms), at_ms)}
+
+
 def webhook_message(job: Job) -> dict[str, Any]:
     """``send_task`` arguments that queue the webhook delivery of an ended job."""
     return {

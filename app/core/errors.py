@@ -48,11 +48,21 @@ class NotFound(JobgateError):
 
 
 class JobNotFound(NotFound):
-    """A job id that is unknown, purged or expired (or belongs to another endpoint)."""
+    """A job id that is unknown, or whose record is gone (the message then says when and why)."""
 
-    def __init__(self, job_id: str):
-        super().__init__(f"job {job_id} not found (unknown, purged or expired)")
+    def __init__(self, job_id: str, message: str | None = None, fields: dict[str, Any] | None = None):
+        super().__init__(message or f"job {job_id} not found")
         self.job_id = job_id
+        self.fields = fields or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), **self.fields}
+
+
+class Conflict(JobgateError):
+    """The request contradicts an earlier one (an Idempotency-Key sent with another body)."""
+
+    status = 409
 
 
 class PayloadTooLarge(JobgateError):

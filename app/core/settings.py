@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .redisurl import RedisUrlError, is_sentinel, parse_sentinel
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_PORT = 8000
 # Loopback unless JOBGATE_HOST says otherwise: a development stack on a host with a public
@@ -48,6 +50,10 @@ DEFAULT_MAX_OUTPUT_BYTES = 20 * 1024 * 1024
 # Failed authentications one client address may make per window before it is answered 429.
 DEFAULT_AUTH_FAILURES = 20
 DEFAULT_AUTH_FAILURE_WINDOW_S = 10
+# Replicas that must hold a new job before /run and /runsync answer (Redis WAIT); 0: no wait.
+DEFAULT_REDIS_MIN_REPLICAS = 0
+# How long an expired or purged job's id still answers "expired"/"purged" rather than "not found".
+DEFAULT_TOMBSTONE_TTL_S = 24 * 3600
 # Log lines: "json" (one JSON object per line) or "human" (what `make run` shows).
 DEFAULT_LOG_FORMAT = "json"
 
@@ -105,6 +111,18 @@ class Settings:
     # 0 turns the failed-authentication limit off.
     auth_failures: int = DEFAULT_AUTH_FAILURES
     auth_failure_window_s: int = DEFAULT_AUTH_FAILURE_WINDOW_S
+    redis_min_replicas: int = DEFAULT_REDIS_MIN_REPLICAS
+    tombstone_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S
+
+    def __post_init__(self) -> None:
+        # A malformed Sentinel URL is a start-up error naming REDIS_URL, not a failure on first use.
+        if is_sentinel(self.redis_url):
+            try:
+                parse_sentinel(self.redis_url)
+            except RedisUrlError as exc:
+                raise ConfigError(str(exc)) from None
+        if self.redis_min_replicas < 0:
+            raise ConfigError(f"JOBGATE_REDIS_MIN_REPLICAS={self.redis_min_replicas} must be 0 or more")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

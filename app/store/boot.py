@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from ..core.redisurl import is_sentinel
 from .connection import ping
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
@@ -51,6 +52,11 @@ def server_args(url: str, data_dir: Path, daemonize: bool = False) -> list[str]:
 
 
 def _check_local(url: str) -> None:
+    if is_sentinel(url):
+        raise SystemExit(
+            f"no master answers through the sentinels of {url}; an embedded Redis is started only "
+            "for a redis:// URL on this host"
+        )
     host = urlparse(url).hostname or ""
     if host not in LOCAL_HOSTS:
         raise SystemExit(f"Redis at {url} does not answer, and an embedded one can only run on this host")
@@ -73,7 +79,10 @@ def ensure(url: str, data_dir: Path, timeout: float = 15.0) -> bool:
 def serve(url: str, data_dir: Path) -> int:
     """Foreground process for the Procfile: run redis-server, or stay idle beside an external one."""
     if ping(url):
-        print(f"jobgate: using the Redis server at {url}", flush=True)
+        print(
+            f"jobgate: using the Redis {'master named by the sentinels' if is_sentinel(url) else 'server'} at {url}",
+            flush=True,
+        )
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return 0
     _check_local(url)

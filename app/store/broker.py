@@ -9,10 +9,13 @@ import json
 from typing import Any, cast
 
 from kombu import Connection, Queue
+from kombu.transport import TRANSPORT_ALIASES
+from kombu.transport import redis as kombu_redis
 from redis import Redis
 
 from ..core.contract import PRIORITY_STEPS, WEBHOOK_QUEUE
 from ..core.endpoints import Registry, visibility_timeout_s
+from ..core.redisurl import is_sentinel, parse_sentinel
 from ..core.settings import Settings
 
 PRIORITY_SEP = "\x06\x16"  # kombu's separator between a queue name and its priority lane
@@ -23,9 +26,79 @@ def lane_lists(queue: str) -> list[str]:
     return [queue if p == 0 else f"{queue}{PRIORITY_SEP}{p}" for p in PRIORITY_STEPS]
 
 
+def broker_url(settings: Settings) -> str:
+    """kombu's URL for REDIS_URL: the same URL, or one ``sentinel://`` URL per sentinel."""
+    if is_sentinel(settings.redis_url):
+        return parse_sentinel(settings.redis_url).kombu_url()
+    return settings.redis_url
+
+
+class NoSwitching:
+    """kombu's failover strategy for Sentinel URLs: never switch to "the next URL".
+
+    Every ``sentinel://`` URL of the list names the same sentinels (kombu hands all of them to
+    redis-py's Sentinel, which finds the master), so switching gains nothing; and a switch
+    closes the connection's transport while its old channel lives on, which made the next
+    broker loss crash the worker (kombu 5.7: "'NoneType' object has no attribute 'hostname'"
+    in restore_unacked). An iterator that is false makes ``maybe_switch_next`` a no-op.
+    """
+
+    def __init__(self, urls: list[str]):
+        self.url = urls[0]
+
+    def __next__(self) -> str:
+        return self.url
+
+    def __iter__(self) -> NoSwitching:
+        return self
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class _SentinelChannel(kombu_redis.SentinelChannel):
+    """kombu's Sentinel channel, able to reconnect after its transport was closed under it.
+
+    On a lost broker, Celery's consumer collects the connection (closing its transport) and
+    then closes it, and only then does the channel give its unacknowledged messages back, or
+    acknowledge a task that ended meanwhile; both need a new pool, built from the transport's
+    connection info, which is gone by then (kombu 5.7: "'NoneType' object has no attribute
+    'hostname'", and the worker stops). The channel keeps its own copy to build it from.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._conninfo = self.connection.client
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        if self.connection.client is None:
+            self.connection.client = self._conninfo
+        return super()._connparams(asynchronous=asynchronous)
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    """kombu's ``sentinel://`` transport with the channel above."""
+
+    Channel = _SentinelChannel
+
+
+# kombu picks a transport by the URL's scheme: ``sentinel://`` URLs get the one above and keep
+# their scheme (Flower's broker page and the workers' logs read it from the URL).
+TRANSPORT_ALIASES["sentinel"] = f"{__name__}:SentinelTransport"
+
+
+def sentinel_options(settings: Settings) -> dict[str, Any]:
+    """What kombu and Celery's result backend need besides the URL to find a Sentinel master."""
+    if not is_sentinel(settings.redis_url):
+        return {}
+    # Flower's broker page reads master_name from the broker's transport options too.
+    return {"master_name": parse_sentinel(settings.redis_url).master}
+
+
 def transport_options(settings: Settings, registry: Registry) -> dict[str, Any]:
     """kombu's Redis transport options, the same for every producer and consumer."""
     return {
+        **sentinel_options(settings),
         "visibility_timeout": visibility_timeout_s(registry, settings),
         "priority_steps": PRIORITY_STEPS,
         "sep": PRIORITY_SEP,
@@ -39,8 +112,8 @@ def transport_options(settings: Settings, registry: Registry) -> dict[str, Any]:
 def celery_options(settings: Settings, registry: Registry) -> dict[str, Any]:
     """The Celery configuration both sides share: broker, serialization, queues, acks."""
     return {
-        "broker_url": settings.redis_url,
-        "result_backend": settings.redis_url,
+        "broker_url": broker_url(settings),
+        "result_backend": broker_url(settings),
         "result_expires": settings.result_ttl_async_s,
         "task_serializer": "json",
         "result_serializer": "json",
@@ -55,7 +128,8 @@ def celery_options(settings: Settings, registry: Registry) -> dict[str, Any]:
         "task_send_sent_event": False,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": transport_options(settings, registry),
-        "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
+        "broker_failover_strategy": NoSwitching if is_sentinel(settings.redis_url) else None,
+        "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}, **sentinel_options(settings)},
     }
 
 
@@ -67,6 +141,49 @@ def _job_id(raw: str | bytes, *path: Any) -> str | None:
         return str(value)
     except (ValueError, LookupError, TypeError):
         return None
+
+
+# kombu's hash of delivered, unacknowledged messages, and its index of when each was delivered
+# (their default names; jobgate sets no prefix).
+UNACKED_KEY = "unacked"
+UNACKED_INDEX_KEY = "unacked_index"
+
+
+def oldest_id(redis: Redis, lane: str) -> tuple[bool, str | None]:
+    """Whether ``lane`` holds a message, and the job id of the one workers take next (kombu
+    pushes on the left and pops on the right)."""
+    raw = redis.lindex(lane, -1)
+    if raw is None:
+        return False, None
+    return True, _job_id(cast(str, raw), "headers", "id")
+
+
+def held_ids(redis: Redis) -> set[str]:
+    """Ids of the jobs whose messages a worker holds (delivered, not yet acknowledged)."""
+    ids = set()
+    for _, raw in redis.hscan_iter(UNACKED_KEY):
+        job_id = _job_id(raw, 0, "headers", "id")
+        if job_id:
+            ids.add(job_id)
+    return ids
+
+
+def held_since(redis: Redis) -> dict[str, float]:
+    """Each held message's job id, with when it was delivered (s); a job held twice keeps the
+    later delivery."""
+    pipe = redis.pipeline(transaction=False)
+    tags, ids = [], []
+    for tag, raw in redis.hscan_iter(UNACKED_KEY):
+        job_id = _job_id(raw, 0, "headers", "id")
+        if job_id:
+            tags.append(tag)
+            ids.append(job_id)
+            pipe.zscore(UNACKED_INDEX_KEY, tag)
+    held: dict[str, float] = {}
+    for job_id, delivered in zip(ids, pipe.execute() if tags else []):
+        if delivered is not None:
+            held[job_id] = max(held.get(job_id, 0.0), float(delivered))
+    return held
 
 
 def queued_ids(redis: Redis, queue: str) -> set[str]:
@@ -88,7 +205,11 @@ def restore_unacked(settings: Settings, registry: Registry, started: dict[str, i
     already took the job again. kombu itself restores each message (its own lane rules).
     """
     restored = set()
-    with Connection(settings.redis_url, transport_options=transport_options(settings, registry)) as conn:
+    with Connection(
+        broker_url(settings),
+        transport_options=transport_options(settings, registry),
+        failover_strategy=NoSwitching,
+    ) as conn:
         channel: Any = conn.default_channel
         client = channel.client
         for tag, raw in client.hscan_iter(channel.unacked_key):

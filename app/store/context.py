@@ -17,6 +17,7 @@ from ..core.settings import Settings
 from .apikeys import KeyStore
 from .connection import connect
 from .fleet import Fleet
+from .idempotency import IdempotencyKeys
 from .jobstore import JobStore
 from .keys import Keys
 from .limiter import Limiter
@@ -60,6 +61,10 @@ class Context:
     @cached_property
     def apikeys(self) -> KeyStore:
         return KeyStore(self.redis, self.keys)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyKeys:
+        return IdempotencyKeys(self.redis, self.keys)
 
     @cached_property
     def limiter(self) -> Limiter:

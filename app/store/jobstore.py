@@ -12,9 +12,11 @@ from redis.exceptions import RedisError
 
 from ..core.clock import now_ms
 from ..core.job import MISSING, Job, new_job_id
+from ..core.queueing import LOW_LANE_SCORE, QueuePlace, waiting_score
 from ..core.settings import Settings
 from ..core.states import JobStatus
 from ..core.strictjson import JSONLimits, dump, ensure_headroom
+from ..core.tombstone import Tombstone, endpoint_tag
 from .keys import Keys
 from .metrics import TIMELINE_WINDOW_S, JobMetrics
 from .scripts import Scripts
@@ -35,6 +37,13 @@ PRUNE_ON_CREATE = 20
 PRUNE_ON_LIST = 1000
 # Times a purge re-reads the queue when jobs arrive or start while it reads.
 PURGE_ATTEMPTS = 5
+# How long a queued job with a webhook keeps its record past its ttl, for the reaper (which
+# passes every JOBGATE_REAPER_INTERVAL_S) to remove it and send its EXPIRED webhook (ms).
+EXPIRED_WEBHOOK_GRACE_MS = 60_000
+# Entries of jobs past their ttl dropped from the waiting order per /status of a queued job.
+PRUNE_ON_POSITION = 100
+# How long /run waits for JOBGATE_REDIS_MIN_REPLICAS replicas to hold a new job (ms).
+REPLICA_WAIT_MS = 1000
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +92,39 @@ class JobStore:
         ensure_headroom(self.json_limits)
         self.metrics = JobMetrics(redis, self.keys)
 
+    @property
+    def _tomb_keep_ms(self) -> int:
+        return self.settings.tombstone_ttl_s * 1000
+
+    def queue_place(self, endpoint: str, job_id: str) -> QueuePlace:
+        """Where a queued job stands in its endpoint's waiting order (O(log n) in Redis)."""
+        k = self.keys
+        rank, normal, waiting = self.scripts["queue_position"](
+            keys=[k.waiting(endpoint), k.queued(endpoint)],
+            args=[job_id, now_ms(), PRUNE_ON_POSITION, LOW_LANE_SCORE, EXPIRED_WEBHOOK_GRACE_MS],
+        )
+        return QueuePlace(None if rank is None else int(rank) + 1, int(normal), int(waiting))
+
+    def expired_queued(self, endpoint: str, at_ms: int, limit: int = 100) -> list[Job]:
+        """Queued jobs of ``endpoint`` past their ttl whose record is still here (those with a
+        webhook, for EXPIRED_WEBHOOK_GRACE_MS); ids whose record is gone leave the index."""
+        k = self.keys
+        ids = cast(list[str], self.redis.zrangebyscore(k.queued(endpoint), "-inf", at_ms, start=0, num=limit))
+        jobs, gone = [], []
+        for job_id in ids:
+            job = self.get(job_id)
+            if job is not None and job.status is JobStatus.IN_QUEUE:
+                jobs.append(job)
+            elif job is None:
+                gone.append(job_id)
+        if gone:
+            self.redis.zrem(k.queued(endpoint), *gone)
+        return jobs
+
+    def gone(self, endpoint: str, job_id: str) -> Tombstone | None:
+        """Why and when a job that is no longer here went, while its tombstone lasts."""
+        return Tombstone.decode(cast(str | None, self.redis.get(self.keys.tombstone(job_id))), endpoint, now_ms())
+
     # -- stats buckets -----------------------------------------------------
     def _bucket_key(self, endpoint: str, at_ms: int) -> str:
         return self.keys.stats(endpoint, at_ms // 1000 // STATS_BUCKET_S)
@@ -104,9 +146,11 @@ class JobStore:
         ttl_ms: int | None = None,
         low_priority: bool = False,
         extra: dict[str, Any] | None = None,
+        job_id: str | None = None,
     ) -> Job:
-        """Record a new job as IN_QUEUE (before it is sent to Celery)."""
-        job_id = new_job_id(sync)
+        """Record a new job as IN_QUEUE (before it is sent to Celery); ``job_id``: one chosen
+        beforehand (an idempotency key claimed it), else a new one."""
+        job_id = job_id or new_job_id(sync)
         at = now_ms()
         ttl = ttl_ms or self.settings.job_ttl_ms
         retention_s = self.settings.result_ttl_sync_s if sync else self.settings.result_ttl_async_s
@@ -146,10 +190,41 @@ class JobStore:
         flat = [x for kv in fields.items() for x in kv]
         k = self.keys
         self.scripts["create"](
-            keys=[k.job(job_id), k.queued(endpoint), k.requests(endpoint), k.requests_expiry(endpoint)],
-            args=[ttl, at + ttl, job_id, at, PRUNE_ON_CREATE, *flat],
+            keys=[
+                k.job(job_id),
+                k.queued(endpoint),
+                k.requests(endpoint),
+                k.requests_expiry(endpoint),
+                k.tombstone(job_id),
+                k.waiting(endpoint),
+            ],
+            args=[
+                # A job with a webhook keeps its record a while past its ttl, for the reaper to
+                # send it EXPIRED (see expired_queued); its deadline stays at + ttl.
+                ttl + EXPIRED_WEBHOOK_GRACE_MS if webhook else ttl,
+                at + ttl,
+                job_id,
+                at,
+                PRUNE_ON_CREATE,
+                self._tomb_keep_ms,
+                endpoint_tag(endpoint),
+                waiting_score(at, low_priority),
+                *flat,
+            ],
         )
         return job
+
+    def replicate(self, job_id: str, replicas: int, timeout_ms: int = REPLICA_WAIT_MS) -> int:
+        """Wait until ``replicas`` replicas hold everything written so far; how many do.
+
+        WAIT counts from the last write of the connection it is sent on, and the job's
+        message went out on kombu's: a PUBLISH first (propagated like any write) moves that
+        mark past every write before it, on any connection, since replication is one stream.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.publish(self.keys.replicated_channel, job_id)
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        return int(pipe.execute()[-1])
 
     def get(self, job_id: str) -> Job | None:
         """The job, or None when it is unknown, purged or expired."""
@@ -167,8 +242,9 @@ class JobStore:
                     k.stream_cursor(job.id),
                     k.requests(job.endpoint),
                     k.requests_expiry(job.endpoint),
+                    k.tombstone(job.id),
                 ],
-                args=[retention_ms, now_ms(), job.id],
+                args=[retention_ms, now_ms(), job.id, self._tomb_keep_ms, endpoint_tag(job.endpoint)],
             )
         )
 
@@ -184,8 +260,18 @@ class JobStore:
                 k.stream_cursor(job.id),
                 k.requests(job.endpoint),
                 k.requests_expiry(job.endpoint),
+                k.tombstone(job.id),
+                k.waiting(job.endpoint),
             ],
-            args=[at, job.id, self._stats_ttl_s],
+            args=[
+                at,
+                job.id,
+                self._stats_ttl_s,
+                self._tomb_keep_ms,
+                endpoint_tag(job.endpoint),
+                waiting_score(0, job.low_priority),
+                EXPIRED_WEBHOOK_GRACE_MS,
+            ],
         )
 
     def purge(self, endpoint: str, broker_lists: Iterable[str]) -> int:
@@ -197,11 +283,18 @@ class JobStore:
         k, lanes = self.keys, list(broker_lists)
         for _ in range(PURGE_ATTEMPTS):
             ids = cast(list[str], self.redis.zrange(k.queued(endpoint), 0, -1))
-            job_keys = [key for job_id in ids for key in (k.job(job_id), k.stream(job_id))]
+            job_keys = [key for job_id in ids for key in (k.job(job_id), k.stream(job_id), k.tombstone(job_id))]
             removed = int(
                 self.scripts["purge"](
-                    keys=[k.queued(endpoint), k.requests(endpoint), k.requests_expiry(endpoint), *lanes, *job_keys],
-                    args=[now_ms(), len(lanes), *ids],
+                    keys=[
+                        k.queued(endpoint),
+                        k.requests(endpoint),
+                        k.requests_expiry(endpoint),
+                        k.waiting(endpoint),
+                        *lanes,
+                        *job_keys,
+                    ],
+                    args=[now_ms(), len(lanes), self._tomb_keep_ms, endpoint_tag(endpoint), *ids],
                 )
             )
             if removed >= 0:
@@ -210,11 +303,13 @@ class JobStore:
 
     def read_stream(
         self, job_id: str, *, take: bool = True, start: int = 0, limit: int = STREAM_READ_LIMIT
-    ) -> tuple[JobStatus, list[Any]] | None:
-        """The job's status and its streamed chunks, or None when the job is gone.
+    ) -> tuple[JobStatus, int, list[Any]] | None:
+        """The job's status, the index of the first chunk read, and the chunks; None when the
+        job is gone.
 
         ``take`` hands out the chunks after the deliver-once cursor and moves it; otherwise
-        the chunks from index ``start`` are read and nothing moves.
+        the chunks from index ``start`` are read and nothing moves. Either way the chunks of an
+        interrupted run are skipped (the first index is then past them).
         """
         k = self.keys
         res = self.scripts["read_stream"](
@@ -223,8 +318,8 @@ class JobStore:
         )
         if not res:
             return None
-        status, *chunks = res
-        return JobStatus(status), [json.loads(c) for c in chunks]
+        status, first, *chunks = res
+        return JobStatus(status), int(first), [json.loads(c) for c in chunks]
 
     def set_webhook_status(self, job_id: str, outcome: str, finished_ms: int) -> bool:
         """Record a webhook delivery outcome on the run that ended at ``finished_ms``."""
@@ -237,8 +332,8 @@ class JobStore:
         first = (at - self.settings.health_window_s * 1000) // 1000 // STATS_BUCKET_S
         last = at // 1000 // STATS_BUCKET_S
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zremrangebyscore(k.queued(endpoint), "-inf", at)
-        pipe.zcard(k.queued(endpoint))
+        pipe.zremrangebyscore(k.queued(endpoint), "-inf", at - EXPIRED_WEBHOOK_GRACE_MS)
+        pipe.zcount(k.queued(endpoint), at, "+inf")
         pipe.zcount(k.running(endpoint), at, "+inf")
         for bucket in range(first, last + 1):
             pipe.hgetall(k.stats(endpoint, bucket))
@@ -345,6 +440,8 @@ class JobStore:
                 k.stream_cursor(job.id),
                 k.requests(job.endpoint),
                 k.requests_expiry(job.endpoint),
+                k.tombstone(job.id),
+                k.waiting(job.endpoint),
             ],
             args=[
                 status.value,
@@ -357,6 +454,8 @@ class JobStore:
                 self._stats_ttl_s,
                 k.done_channel,
                 job.id,
+                self._tomb_keep_ms,
+                endpoint_tag(job.endpoint),
             ],
         )
         if result != "OK":
@@ -391,7 +490,14 @@ class JobStore:
         holder = ""
         while True:
             res = self.scripts["start"](
-                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint), k.worker(holder)],
+                keys=[
+                    k.job(job_id),
+                    k.queued(endpoint),
+                    k.running(endpoint),
+                    k.worker(holder),
+                    k.waiting(endpoint),
+                    k.stream(job_id),
+                ],
                 args=[
                     at,
                     worker_id,
@@ -453,8 +559,10 @@ class JobStore:
                 k.stream_cursor(job.id),
                 k.queued(job.endpoint),
                 k.running(job.endpoint),
+                k.tombstone(job.id),
+                k.waiting(job.endpoint),
             ],
-            args=[job.id, k.done_channel],
+            args=[job.id, k.done_channel, now_ms(), self._tomb_keep_ms, endpoint_tag(job.endpoint)],
         )
 
     def requeue(self, job_id: str, endpoint: str, worker_id: str, started_ms: str) -> bool:
@@ -463,8 +571,8 @@ class JobStore:
         k = self.keys
         return (
             self.scripts["requeue"](
-                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint)],
-                args=[job_id, worker_id, started_ms, now_ms()],
+                keys=[k.job(job_id), k.queued(endpoint), k.running(endpoint), k.waiting(endpoint)],
+                args=[job_id, worker_id, started_ms, now_ms(), LOW_LANE_SCORE],
             )
             == "OK"
         )

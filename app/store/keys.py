@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 
 class Keys:
     """Key and channel names under ``prefix``."""
@@ -13,10 +15,23 @@ class Keys:
         self.chunk_channel = f"{prefix}:chunk"
         # Pub/sub: a job id, published each time a running job reports progress.
         self.progress_channel = f"{prefix}:progress"
+        # Pub/sub: a job id, published (and so replicated) right before WAIT counts its replicas.
+        self.replicated_channel = f"{prefix}:replicated"
 
     def job(self, job_id: str) -> str:
         """Hash: one job's record (state, input, output, timings)."""
         return f"{self.prefix}:job:{job_id}"
+
+    def idempotency(self, scope: str, endpoint: str, key: str) -> str:
+        """String: the job an Idempotency-Key names, per API key (``scope``) and endpoint; the
+        client's key is hashed, so any string up to 255 characters makes a short key name."""
+        digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return f"{self.prefix}:idem:{scope}:{endpoint}:{digest}"
+
+    def tombstone(self, job_id: str) -> str:
+        """String: an integer saying why and when the job's record goes, and of which endpoint
+        (see app.core.tombstone); it outlives the record by JOBGATE_TOMBSTONE_TTL_S."""
+        return f"{self.prefix}:gone:{job_id}"
 
     def stream(self, job_id: str) -> str:
         """List: a generator job's chunks, in order."""
@@ -37,6 +52,11 @@ class Keys:
     def queued(self, endpoint: str) -> str:
         """Sorted set: the endpoint's queued job ids, scored by their deadline (ms)."""
         return f"{self.prefix}:queued:{endpoint}"
+
+    def waiting(self, endpoint: str) -> str:
+        """Sorted set: the endpoint's queued job ids in the order workers take them (normal lane by
+        time queued, then the low lane; see app.core.queueing), for a job's queue position."""
+        return f"{self.prefix}:waiting:{endpoint}"
 
     def running(self, endpoint: str) -> str:
         """Sorted set: the endpoint's running job ids, scored by when they must have ended (ms)."""

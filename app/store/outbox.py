@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from ..core.contract import webhook_message
+from ..core.clock import now_ms
+from ..core.contract import expired_webhook_message, webhook_message
 from ..core.job import Job
 from .jobstore import JobStore
 
@@ -38,3 +39,14 @@ def queue_webhook(sender: TaskSender, store: JobStore, job: Job) -> None:
     except Exception as exc:  # say why there was no call
         log.warning("cannot queue the webhook of job %s: %s", job.id, exc)
         store.set_webhook_status(job.id, f"failed (not queued: {type(exc).__name__})", ended.finished_ms or 0)
+
+
+def queue_expired_webhook(sender: TaskSender, job: Job) -> None:
+    """Queue the webhook of a job its policy.ttl has just removed (status EXPIRED), if it asked
+    for one. Its record is gone: the delivery carries the job as it was. Never raises."""
+    if not job.webhook:
+        return
+    try:
+        sender.send_task(**expired_webhook_message(job, now_ms()))
+    except Exception as exc:
+        log.warning("cannot queue the webhook of expired job %s: %s", job.id, exc)

@@ -56,9 +56,10 @@ def _killpg(proc: subprocess.Popen, sig: int) -> None:
 class Stack:
     """A gateway and named workers on one Redis, as separate real processes."""
 
-    def __init__(self, redis_url: str, logdir: Path, **env: str):
+    def __init__(self, redis_url: str, logdir: Path, redis: Redis | None = None, **env: str):
         self.redis_url = redis_url
-        self.redis = Redis.from_url(redis_url, decode_responses=True)
+        # A Sentinel URL is not one redis-py's from_url reads: the caller passes its client.
+        self.redis = redis if redis is not None else Redis.from_url(redis_url, decode_responses=True)
         self.logdir = logdir
         self.extra_env = env
         self.port = free_port()

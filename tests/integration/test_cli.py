@@ -102,7 +102,7 @@ def test_health_prints_a_table_or_json(jobgate):
 def test_unknown_job_is_a_one_line_error_and_exits_2(jobgate):
     status, out, err = jobgate("status", "echo", "no-such-job")
     assert status == 2 and out == ""
-    assert err.strip().splitlines() == ["jobgate: error: 404 job no-such-job not found (unknown, purged or expired)"]
+    assert err.strip().splitlines() == ["jobgate: error: 404 job no-such-job not found"]
 
 
 def test_bad_key_says_how_to_set_one(gateway_url, capsys):

@@ -13,7 +13,8 @@ def test_run_answers_in_queue_with_an_id(api):
 
 def test_submitted_job_is_recorded_in_queue_before_any_worker_sees_it(api):
     job_id = api.run("unserved", {"x": 1})
-    assert api.get(f"/v2/unserved/status/{job_id}").get_json() == {"id": job_id, "status": "IN_QUEUE"}
+    body = api.get(f"/v2/unserved/status/{job_id}").get_json()
+    assert (body["id"], body["status"], body["queue"]["reason"]) == (job_id, "IN_QUEUE", "no_worker")
 
 
 def test_run_job_completes_with_output_timings_and_worker(api):

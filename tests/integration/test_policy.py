@@ -21,7 +21,9 @@ def test_running_job_past_its_ttl_is_removed_and_its_worker_freed(api, redis):
     assert wait_until(lambda: redis.hget(f"jg:worker:{worker_id}", "state") == "idle", 10)
     assert redis.hget(f"jg:worker:{worker_id}", "pid") == pid
     assert api.get("/v2/echo/health").get_json()["jobs"]["inProgress"] == 0
-    assert not list(redis.scan_iter(f"jg:*{job_id}*"))
+    # Nothing of it is left but its tombstone, which says why it went.
+    assert list(redis.scan_iter(f"jg:*{job_id}*")) == [f"jg:gone:{job_id}"]
+    assert "policy.ttl passed" in api.get(f"/v2/echo/status/{job_id}").get_json()["error"]
 
 
 def test_queued_job_past_its_ttl_never_runs(api, redis, tmp_path):

@@ -23,7 +23,8 @@ def test_a_job_whose_worker_is_gone_is_taken_back_after_three_missed_beats(api, 
     assert gw.reaper.sweep(at) == []  # suspected only: after a Redis restart live workers beat again
     assert gw.reaper.sweep(at + confirm - 1) == []
     assert gw.reaper.sweep(at + confirm) == [job_id]
-    assert api.get(f"/v2/unserved/status/{job_id}").get_json() == {"id": job_id, "status": "IN_QUEUE"}
+    body = api.get(f"/v2/unserved/status/{job_id}").get_json()
+    assert (body["id"], body["status"], body["queue"]["reason"]) == (job_id, "IN_QUEUE", "no_worker")
     assert redis.llen(QUEUE) == 1  # its message was still queued: not sent twice
 
 

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from app.core.clock import now_ms
 from tests.helpers import WEBHOOK_SECRET, wait_until
 
 
@@ -132,3 +133,38 @@ def test_slow_receiver_does_not_hold_up_the_job(api, receiver_factory):
 def test_job_without_webhook_has_no_webhook_status(api):
     body = api.post("/v2/echo/runsync", json={"input": 1}).get_json()
     assert "webhookStatus" not in api.get(f"/v2/echo/status/{body['id']}").get_json()
+
+
+def test_a_job_removed_by_its_policy_ttl_sends_expired(api, receiver_factory):
+    receiver = receiver_factory()
+    job_id = api.run("echo", {"sleep": 60}, policy={"ttl": 10_000}, webhook=receiver.url)
+    assert wait_until(lambda: receiver.calls, 40)
+    body = json.loads(receiver.calls[0][1])
+    assert body["id"] == job_id and body["status"] == "EXPIRED"
+    assert body["error"] == "policy.ttl of 10000 ms passed before the job finished; it was removed"
+    assert body["executionTime"] > 0 and body["workerId"]
+    assert "policy.ttl passed" in api.get(f"/v2/echo/status/{job_id}").get_json()["error"]
+
+
+def test_a_queued_job_past_its_policy_ttl_sends_expired_from_the_reaper(app, api, redis, receiver_factory):
+    receiver = receiver_factory()
+    job_id = api.run("unserved", 1, policy={"ttl": 10_000}, webhook=receiver.url)
+    # Its record outlives the ttl by a grace, for the reaper to send the webhook.
+    assert 69_000 < redis.pttl(f"jg:job:{job_id}") <= 70_000
+    reaper = app.extensions["jobgate"].reaper
+    assert reaper.expire_queued(now_ms()) == []  # not yet due
+    assert reaper.expire_queued(now_ms() + 10_001) == [job_id]
+    assert wait_until(lambda: receiver.calls, 30)
+    body = json.loads(receiver.calls[0][1])
+    assert body == {
+        "id": job_id,
+        "status": "EXPIRED",
+        "error": "policy.ttl of 10000 ms passed before the job finished; it was removed",
+    }
+    assert "policy.ttl passed" in api.get(f"/v2/unserved/status/{job_id}").get_json()["error"]
+
+
+def test_a_queued_job_past_its_ttl_reads_expired_before_the_reaper_passes(api):
+    job_id = api.run("unserved", 1, policy={"ttl": 10_000}, webhook="http://127.0.0.1:9/hook")
+    assert wait_until(lambda: api.get(f"/v2/unserved/status/{job_id}").status_code == 404, 15, 0.5)
+    assert "policy.ttl passed" in api.get(f"/v2/unserved/status/{job_id}").get_json()["error"]

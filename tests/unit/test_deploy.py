@@ -23,6 +23,8 @@ import yaml
 from app.cli import build_parser
 from app.core.contract import queue_name
 from app.core.endpoints import Registry
+from app.core.redisurl import parse_sentinel
+from app.core.settings import Settings
 from app.store.broker import lane_lists as broker_lists
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,3 +249,72 @@ def test_kubernetes_flower_has_basic_auth_and_a_volume_for_its_history():
     assert env["FLOWER_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]["name"] in of_kind("Secret")
     claim = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)["persistentVolumeClaim"]["claimName"]
     assert claim in of_kind("PersistentVolumeClaim")
+
+
+# -- the Sentinel variants ----------------------------------------------------------------------
+
+COMPOSE_SENTINEL = DEPLOY / "compose" / "compose.sentinel.yaml"
+K8S_SENTINEL = DEPLOY / "k8s" / "sentinel"
+
+
+def sentinel_manifests() -> list[dict]:
+    return [doc for path in sorted(K8S_SENTINEL.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def test_the_sentinel_compose_file_follows_the_compose_specification():
+    r = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE_SENTINEL)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_sentinel_compose_runs_a_master_a_replica_and_three_sentinels_that_jobgate_finds_it_through():
+    doc = yaml.safe_load(COMPOSE_SENTINEL.read_text())
+    services = doc["services"]
+    assert {"redis-a", "redis-b", "sentinel-1", "sentinel-2", "sentinel-3"} <= set(services)
+    assert "--replicaof redis-a 6379" in services["redis-b"]["command"][-1]
+    for name in ("gateway", "worker", "flower"):
+        url = services[name]["environment"]["REDIS_URL"].replace("${REDIS_PASSWORD:?set REDIS_PASSWORD}", "pw")
+        target = parse_sentinel(url)
+        assert [h for h, _ in target.sentinels] == ["sentinel-1", "sentinel-2", "sentinel-3"]
+        assert target.master == "jobgate" and f"monitor {target.master} redis-a" in str(services["sentinel-1"])
+        assert Settings.from_env(services[name]["environment"] | {"REDIS_URL": url}).redis_min_replicas == 1
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_sentinel_manifest_validates_against_the_kubernetes_schemas(version):
+    docs = [d for d in sentinel_manifests() if not d["apiVersion"].startswith("keda.sh/")]
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    assert {d["kind"] for d in docs} >= {"StatefulSet", "Service", "ConfigMap"}
+
+
+def test_the_sentinel_scaled_object_validates_and_watches_both_lanes_through_the_sentinels():
+    from cloudcoil.models.keda.v1alpha1 import ScaledObject
+
+    (so,) = [d for d in sentinel_manifests() if d["kind"] == "ScaledObject"]
+    assert ScaledObject.model_validate(so).model_dump(by_alias=True, exclude_unset=True, mode="json") == so
+    url = next(d for d in sentinel_manifests() if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "jobgate")
+    target = parse_sentinel(url["data"]["REDIS_URL"])
+    triggers = so["spec"]["triggers"]
+    assert [t["metadata"]["listName"] for t in triggers] == broker_lists(queue_name("echo"))
+    for trigger in triggers:
+        assert trigger["type"] == "redis-sentinel" and trigger["metadata"]["sentinelMaster"] == target.master
+        assert trigger["metadata"]["addresses"] == ",".join(f"{h}:{p}" for h, p in target.sentinels)
+
+
+def test_sentinel_redis_pods_use_the_shipped_redis_conf_and_sit_on_different_nodes():
+    (redis,) = [
+        d for d in sentinel_manifests() if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "jobgate-redis-ha"
+    ]
+    spec = redis["spec"]["template"]["spec"]
+    assert redis["spec"]["replicas"] == 2
+    assert spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert {"name": "config", "configMap": {"name": "jobgate-redis"}} in spec["volumes"]
+    (sentinels,) = [
+        d for d in sentinel_manifests() if d["metadata"]["name"] == "jobgate-sentinel" and d["kind"] == "StatefulSet"
+    ]
+    assert sentinels["spec"]["replicas"] == 3

@@ -6,27 +6,48 @@ from typing import Any
 
 from flask import request
 
-from ...core.errors import BadRequest, JobNotFound
+from ...core.errors import BadRequest
+from ...core.job import Job
 from ...core.limits import Operation
 from ...core.states import RETRYABLE, JobStatus
 from .. import streaming
 from ..blueprint import Blueprint
 from ..gateway import current_gateway
-from ..schemas import JobSchema, JobSubmittedSchema, RunRequestSchema, StatusQuerySchema, WaitQuerySchema
+from ..idempotency import submit_once
+from ..schemas import (
+    IdempotencyHeaderSchema,
+    JobSchema,
+    JobSubmittedSchema,
+    RunRequestSchema,
+    StatusQuerySchema,
+    WaitQuerySchema,
+)
 
 blp = Blueprint(
     "jobs", __name__, url_prefix="/v2/<endpoint_id>", description="RunPod Serverless compatible job operations"
 )
 
 
+def submit(body: dict[str, Any], headers: dict[str, Any], endpoint_id: str, *, sync: bool) -> Job:
+    """Submit the job, or, with an Idempotency-Key seen before, find the job it made."""
+    gw = current_gateway()
+    endpoint = gw.endpoint(endpoint_id)
+    key = headers.get("idempotency_key")
+    if key is None:
+        return gw.dispatcher.submit(endpoint, body, sync=sync)
+    return submit_once(gw, endpoint, body, sync=sync, key=key)
+
+
 @blp.route("/run", methods=["POST"])
 @blp.operation(Operation.RUN)
 @blp.arguments(RunRequestSchema)
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.response(200, JobSubmittedSchema)
-def run(body: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
-    """Submit a job; answers at once with its id."""
-    gw = current_gateway()
-    job = gw.dispatcher.submit(gw.endpoint(endpoint_id), body, sync=False)
+@blp.alt_response(409, response="CONFLICT")
+def run(body: dict[str, Any], headers: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
+    """Submit a job; answers at once with its id. An ``Idempotency-Key`` seen before (same key,
+    same body, within 24 h) answers the job it made, with its current status."""
+    job = submit(body, headers, endpoint_id, sync=False)
     return {"id": job.id, "status": job.status.value}
 
 
@@ -34,12 +55,15 @@ def run(body: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
 @blp.operation(Operation.RUNSYNC)
 @blp.arguments(RunRequestSchema)
 @blp.arguments(WaitQuerySchema, location="query")
+@blp.arguments(IdempotencyHeaderSchema, location="headers")
 @blp.response(200, JobSchema)
-def runsync(body: dict[str, Any], query: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
-    """Submit a job and hold the request until it ends or ``wait`` ms pass."""
-    gw = current_gateway()
-    job = gw.dispatcher.submit(gw.endpoint(endpoint_id), body, sync=True)
-    return gw.wait_for(job.id, query["wait"]).to_status()
+@blp.alt_response(409, response="CONFLICT")
+def runsync(body: dict[str, Any], query: dict[str, Any], headers: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
+    """Submit a job and hold the request until it ends or ``wait`` ms pass. With an
+    ``Idempotency-Key`` seen before, waits for the job it made instead (a client that lost
+    its connection sends the same request again)."""
+    job = submit(body, headers, endpoint_id, sync=True)
+    return current_gateway().wait_for(endpoint_id, job.id, query["wait"]).to_status()
 
 
 @blp.route("/status/<job_id>", methods=["GET", "POST"])
@@ -60,7 +84,10 @@ def status(query: dict[str, Any], endpoint_id: str, job_id: str) -> Any:
         gw.store.set_retention(job, query["ttl"])
     if streaming.wants_events(request):
         return streaming.status_event_response(gw, job.id)
-    return job.to_status()
+    body = job.to_status()
+    if job.status is JobStatus.IN_QUEUE:
+        body["queue"] = gw.why_waiting(job)
+    return body
 
 
 @blp.route("/status-sync/<job_id>", methods=["GET", "POST"])
@@ -71,7 +98,7 @@ def status_sync(query: dict[str, Any], endpoint_id: str, job_id: str) -> dict[st
     """Like status, but holds the request until the job ends or ``wait`` ms pass."""
     gw = current_gateway()
     gw.job(endpoint_id, job_id)
-    return gw.wait_for(job_id, query["wait"]).to_status()
+    return gw.wait_for(endpoint_id, job_id, query["wait"]).to_status()
 
 
 @blp.route("/cancel/<job_id>", methods=["POST"])
@@ -97,7 +124,7 @@ def retry(endpoint_id: str, job_id: str) -> dict[str, Any]:
         raise BadRequest(f"job {job_id} is {job.status.value}; only FAILED or TIMED_OUT jobs can be retried")
     outcome = gw.store.retry(job)
     if outcome is None:
-        raise JobNotFound(job_id)
+        raise gw.missing(endpoint_id, job_id)
     if outcome != "OK":
         raise BadRequest(f"job {job_id} is {outcome}; only FAILED or TIMED_OUT jobs can be retried")
     gw.dispatcher.send(gw.store.get(job_id) or job)

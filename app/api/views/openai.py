@@ -141,7 +141,7 @@ def _call(endpoint_id: str, route: str, body: Any, stream: bool) -> flask.Respon
     if stream:
         return _stream(g, job)
     wait_ms = g.settings.openai_wait_ms
-    job = g.wait_for(job.id, wait_ms)
+    job = g.wait_for(job.endpoint, job.id, wait_ms)
     if not job.status.is_terminal():
         return _gave_up(g, job)
     if job.status is JobStatus.COMPLETED:

@@ -30,5 +30,5 @@ def stream(query: dict[str, Any], endpoint_id: str, job_id: str) -> Any:
     gw = current_gateway()
     gw.job(endpoint_id, job_id)
     if streaming.wants_events(request):
-        return streaming.event_response(gw, job_id, request.headers.get("Last-Event-ID"))
-    return streaming.poll(gw, job_id, query["wait"])
+        return streaming.event_response(gw, endpoint_id, job_id, request.headers.get("Last-Event-ID"))
+    return streaming.poll(gw, endpoint_id, job_id, query["wait"])

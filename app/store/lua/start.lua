@@ -7,6 +7,7 @@
 --   'EXHAUSTED': the job has already had max_deliveries runs.
 -- uses: extend
 local job_key, queued_key, running_key, holder_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local waiting_key, stream_key = KEYS[5], KEYS[6]
 local now_ms, worker_id, must_end_ms, job_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local index_ttl_ms, max_deliveries = ARGV[5], tonumber(ARGV[6])
 local expected_holder = ARGV[7]
@@ -27,7 +28,11 @@ elseif live then
   redis.call('HINCRBY', job_key, 'deliveries', 1)
   redis.call('HSET', job_key, 'status', 'IN_PROGRESS', 'started', now_ms, 'worker', worker_id)
   redis.call('HDEL', job_key, 'output')
+  -- A run after an interrupted one: readers skip the chunks the interrupted run left.
+  local left_over = redis.call('LLEN', stream_key)
+  if left_over > 0 then redis.call('HSET', job_key, 'stream_from', left_over) end
   redis.call('ZREM', queued_key, job_id)
+  redis.call('ZREM', waiting_key, job_id)
   redis.call('ZADD', running_key, must_end_ms, job_id)
   extend(running_key, index_ttl_ms)
 end
